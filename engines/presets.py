@@ -1,0 +1,317 @@
+"""Built-in model presets: every family built from configs with random weights.
+
+A preset is saved in diffusers format (``pipeline.save_pretrained``), so serving loads it through
+``DiffusionPipeline.from_pretrained`` exactly as it loads real weights. ``tiny-*`` presets are
+for tests, ``cpu-small`` gives realistic CPU timings, and ``*-arch`` presets reproduce the full
+architectures for GPU benchmarks. Component configs live in ``engines.preset_configs``; the
+in-memory tokenizers in ``engines.preset_tokenizers``.
+
+Caching: ``ensure_preset`` keys the folder by ``preset_fingerprint`` (spec, configs, tokenizer
+vocabularies, builder version and library versions), writes it atomically and serialises
+builders across processes with an ``flock``, so replicas starting together build once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import diffusers
+import tokenizers
+import torch
+import transformers
+from diffusers import DiffusionPipeline
+
+from engines import preset_configs as configs
+from engines import preset_tokenizers
+
+logger = logging.getLogger(__name__)
+
+BUILDER_VERSION = 1
+"""Bump when the build code changes what it writes (configs are fingerprinted by value)."""
+
+MARKER_FILE = "genmedia_preset.json"
+"""Written last into a finished build; a folder without it is not a preset."""
+
+
+@dataclass(frozen=True)
+class PresetSpec:
+    """One built-in preset: what it is, what it defaults to, and its component configs."""
+
+    name: str  # e.g. "tiny-sd"
+    family: str  # "sd", "sdxl", "sd3" or "flux"
+    pipeline_class: str  # diffusers pipeline class name, e.g. "StableDiffusionPipeline"
+    description: str
+    default_width: int
+    default_height: int
+    default_steps: int
+    default_guidance: float
+    # component name -> (class name, config), in model_index.json order; see preset_configs.
+    components: Mapping[str, tuple[str, Mapping[str, Any]]] = field(hash=False, repr=False)
+    # Extra pipeline constructor arguments (optional components, registered config flags).
+    pipeline_kwargs: Mapping[str, Any] = field(default_factory=dict, hash=False, repr=False)
+
+
+_SD_EXTRAS = {"safety_checker": None, "feature_extractor": None, "requires_safety_checker": False}
+_SDXL_EXTRAS = {"force_zeros_for_empty_prompt": True, "add_watermarker": False}
+
+
+def _spec(name, family, pipeline, description, size, steps, guidance, components, extras=None):
+    return PresetSpec(
+        name, family, pipeline, description, size, size, steps, guidance, components, extras or {}
+    )
+
+
+PRESETS: dict[str, PresetSpec] = {
+    spec.name: spec
+    for spec in (
+        _spec("tiny-sd", "sd", "StableDiffusionPipeline", "Tiny SD 1.x (UNet, one CLIP encoder); tests.",
+              64, 4, 7.5, configs.TINY_SD, _SD_EXTRAS),
+        _spec("tiny-sdxl", "sdxl", "StableDiffusionXLPipeline",
+              "Tiny SDXL (text_time UNet, two CLIP encoders); tests.",
+              64, 4, 5.0, configs.TINY_SDXL, _SDXL_EXTRAS),
+        _spec("tiny-sd3", "sd3", "StableDiffusion3Pipeline", "Tiny SD3 (MMDiT, CLIP x2 + T5, flow matching); tests.",
+              64, 4, 7.0, configs.TINY_SD3),
+        _spec("tiny-flux", "flux", "FluxPipeline",
+              "Tiny Flux (MMDiT, guidance-distilled, CLIP + T5, packed latents); tests.",
+              64, 4, 3.5, configs.TINY_FLUX),
+        _spec("cpu-small", "sd", "StableDiffusionPipeline",
+              "Small SD 1.x: one 256x256 image, 20 steps, in about 1-3 s on 2 CPU cores.",
+              256, 20, 7.5, configs.CPU_SMALL, _SD_EXTRAS),
+        _spec("sd15-arch", "sd", "StableDiffusionPipeline",
+              "Full Stable Diffusion 1.5 architecture, random weights; GPU benchmarks.",
+              512, 30, 7.5, configs.SD15_ARCH, _SD_EXTRAS),
+        _spec("sdxl-arch", "sdxl", "StableDiffusionXLPipeline",
+              "Full SDXL base 1.0 architecture, random weights; GPU benchmarks.",
+              1024, 30, 5.0, configs.SDXL_ARCH, _SDXL_EXTRAS),
+    )
+}
+
+
+def get_preset(name: str) -> PresetSpec:
+    """The spec of preset `name`. Raises KeyError naming the known presets."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise KeyError(f"unknown preset {name!r}; known presets: {', '.join(PRESETS)}") from None
+
+
+@cache
+def _tokenizer_vocab_digest() -> str:
+    vocab, merges = preset_tokenizers.clip_vocab_and_merges()
+    data = [vocab, merges, preset_tokenizers.t5_vocab(), preset_tokenizers.CLIP_MAX_LENGTH,
+            preset_tokenizers.T5_MAX_LENGTH]
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def preset_fingerprint(name: str) -> str:
+    """Stable hex digest of everything that determines the files ``build_preset`` writes.
+
+    Covers the spec (defaults, component classes and configs, pipeline arguments), the
+    tokenizer vocabularies, ``BUILDER_VERSION`` and the diffusers, transformers, tokenizers
+    and torch versions. Raises KeyError for an unknown preset.
+    """
+    spec = get_preset(name)
+    payload = {
+        "spec": {
+            "name": spec.name,
+            "family": spec.family,
+            "pipeline_class": spec.pipeline_class,
+            "defaults": [spec.default_width, spec.default_height, spec.default_steps, spec.default_guidance],
+            "components": {k: [cls, dict(cfg)] for k, (cls, cfg) in spec.components.items()},
+            "pipeline_kwargs": dict(spec.pipeline_kwargs),
+        },
+        "tokenizers": _tokenizer_vocab_digest(),
+        "builder_version": BUILDER_VERSION,
+        "versions": {
+            "diffusers": diffusers.__version__,
+            "transformers": transformers.__version__,
+            "tokenizers": tokenizers.__version__,
+            "torch": torch.__version__,
+        },
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+# --- building ------------------------------------------------------------------------------
+
+_TEXT_ENCODERS = {
+    "CLIPTextModel": (transformers.CLIPTextModel, transformers.CLIPTextConfig),
+    "CLIPTextModelWithProjection": (transformers.CLIPTextModelWithProjection, transformers.CLIPTextConfig),
+    "T5EncoderModel": (transformers.T5EncoderModel, transformers.T5Config),
+}
+_TOKENIZERS = {
+    "CLIPTokenizer": preset_tokenizers.build_clip_tokenizer,
+    "T5Tokenizer": preset_tokenizers.build_t5_tokenizer,
+}
+
+
+def _component_seed(seed: int, component: str) -> int:
+    # Each component gets its own stream, so editing one config leaves the others' weights alone.
+    digest = hashlib.sha256(f"{seed}:{component}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & (2**63 - 1)
+
+
+def _build_component(component: str, class_name: str, config: Mapping[str, Any], seed: int, dtype: torch.dtype):
+    config = json.loads(json.dumps(config))  # a private deep copy; lists stay lists
+    if class_name in _TOKENIZERS:
+        return _TOKENIZERS[class_name](**config)
+    torch.manual_seed(_component_seed(seed, component))
+    if class_name in _TEXT_ENCODERS:
+        model_cls, config_cls = _TEXT_ENCODERS[class_name]
+        return _cast(model_cls(config_cls(**config)), dtype).eval()
+    cls = getattr(diffusers, class_name, None)
+    if cls is None or not hasattr(cls, "from_config"):
+        raise ValueError(f"component {component!r}: unknown class {class_name!r}")
+    obj = cls.from_config(config)
+    if isinstance(obj, torch.nn.Module):
+        obj = _cast(obj, dtype).eval()
+    return obj
+
+
+def _cast(module: torch.nn.Module, dtype: torch.dtype) -> torch.nn.Module:
+    # Models are created in float32; casting only when asked avoids diffusers' cast warning.
+    return module if dtype == torch.float32 else module.to(dtype)
+
+
+def _check_vocab_coverage(components: Mapping[str, Any]) -> None:
+    # text_encoder pairs with tokenizer, text_encoder_2 with tokenizer_2, ...
+    for name, obj in components.items():
+        if not name.startswith("tokenizer"):
+            continue
+        encoder = components.get(name.replace("tokenizer", "text_encoder"))
+        if encoder is not None and len(obj) > encoder.config.vocab_size:
+            raise ValueError(
+                f"{name} emits {len(obj)} ids but {encoder.__class__.__name__} has vocab_size "
+                f"{encoder.config.vocab_size}"
+            )
+
+
+def assemble_pipeline(name: str, *, seed: int = 0, dtype: torch.dtype = torch.float32) -> DiffusionPipeline:
+    """Instantiate preset `name` in memory with weights determined by `seed`.
+
+    Does not touch the caller's global torch RNG state. Raises KeyError for an unknown preset.
+    """
+    spec = get_preset(name)
+    with torch.random.fork_rng(devices=[]):
+        components = {
+            key: _build_component(key, cls, cfg, seed, dtype) for key, (cls, cfg) in spec.components.items()
+        }
+    _check_vocab_coverage(components)
+    pipeline_cls = getattr(diffusers, spec.pipeline_class)
+    return pipeline_cls(**components, **spec.pipeline_kwargs)
+
+
+def build_preset(name: str, dest: Path, *, seed: int = 0, dtype: torch.dtype = torch.float32) -> Path:
+    """Build preset `name` and save it in diffusers format at `dest`; returns `dest`.
+
+    Weights are a pure function of (`name`, `seed`, `dtype`, library versions). The folder is
+    written to a temporary sibling and renamed into place, so `dest` is either absent, the
+    previous content, or complete (with ``MARKER_FILE``); an existing `dest` is replaced.
+    Not safe against another process building the same `dest` at once: use ``ensure_preset``.
+    Raises KeyError for an unknown preset.
+    """
+    spec = get_preset(name)
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.building-", dir=dest.parent))
+    try:
+        pipeline = assemble_pipeline(name, seed=seed, dtype=dtype)
+        pipeline.save_pretrained(tmp)
+        del pipeline
+        marker = {
+            "preset": spec.name,
+            "fingerprint": preset_fingerprint(name),
+            "seed": seed,
+            "dtype": str(dtype).removeprefix("torch."),
+        }
+        _write_synced(tmp / MARKER_FILE, json.dumps(marker, indent=2, sort_keys=True) + "\n")
+        _replace_dir(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    logger.info("built preset %s at %s in %.1f s", name, dest, time.perf_counter() - started)
+    return dest
+
+
+def _write_synced(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _replace_dir(src: Path, dest: Path) -> None:
+    """Move directory `src` to `dest`, replacing `dest` if it exists."""
+    if dest.exists():
+        # os.replace cannot overwrite a non-empty directory: move the old one aside first.
+        old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old-", dir=dest.parent))
+        os.replace(dest, old / "content")
+        os.replace(src, dest)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(src, dest)
+    dir_fd = os.open(dest.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+# --- cache ---------------------------------------------------------------------------------
+
+
+def is_complete(path: Path, fingerprint: str) -> bool:
+    """True if `path` holds a finished build whose marker records `fingerprint`."""
+    try:
+        marker = json.loads((Path(path) / MARKER_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return marker.get("fingerprint") == fingerprint
+
+
+@contextlib.contextmanager
+def _exclusive_lock(lock_path: Path) -> Iterator[None]:
+    # The lock file is never deleted: unlinking it would let two processes lock different inodes.
+    with open(lock_path, "a+b") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+def ensure_preset(name: str, cache_dir: Path) -> Path:
+    """Path of a finished build of preset `name` under `cache_dir`, building it if needed.
+
+    The folder is ``cache_dir/<name>-<fingerprint[:12]>`` (seed 0, float32). Safe to call from
+    several processes at once: one builds under an exclusive ``flock`` while the others wait,
+    then find the completion marker and return. Leftovers of builders that crashed are
+    removed. Raises KeyError for an unknown preset.
+    """
+    fingerprint = preset_fingerprint(name)
+    cache_dir = Path(cache_dir)
+    dest = cache_dir / f"{name}-{fingerprint[:12]}"
+    if is_complete(dest, fingerprint):
+        return dest
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with _exclusive_lock(cache_dir / f".{dest.name}.lock"):
+        if is_complete(dest, fingerprint):  # another process built it while we waited
+            return dest
+        for leftover in cache_dir.glob(f".{dest.name}.building-*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+        build_preset(name, dest)
+    return dest

@@ -1,0 +1,1 @@
+"""Ray Serve deployments that adapt the engines, storage, safety and provenance libraries."""

@@ -1,0 +1,121 @@
+"""The application's typed configuration: the `args` of the Serve config YAML.
+
+One pydantic model, validated when the app is built (`serve run`, `serve deploy`, KubeRay's
+serveConfigV2). Every field is described; unknown keys are errors, so a typo fails at start.
+Secrets and endpoints come from the environment, never from this file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from engines.registry import ModelSpec
+from storage.factory import StorageConfig
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AutoscalingConfig(_Strict):
+    """Passed to Ray Serve's autoscaler as is (a subset of its fields, validated here)."""
+
+    min_replicas: int = Field(default=1, ge=0, description="Replicas kept when idle.")
+    max_replicas: int = Field(default=1, ge=1, description="Upper bound on replicas.")
+    target_ongoing_requests: float = Field(default=2.0, gt=0, description="Ongoing requests per replica to aim for.")
+    upscale_delay_s: float = Field(default=5.0, ge=0, description="How long load must stay high before adding.")
+    downscale_delay_s: float = Field(default=60.0, ge=0, description="How long load must stay low before removing.")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "AutoscalingConfig":
+        if self.min_replicas > self.max_replicas:
+            raise ValueError("min_replicas must not exceed max_replicas")
+        return self
+
+
+class ActorOptions(_Strict):
+    num_cpus: float = Field(default=0.5, ge=0, description="CPUs Ray reserves per replica (scheduling only).")
+    num_gpus: float = Field(default=0.0, ge=0, description="GPU fraction per replica (e.g. 0.25 for small stages).")
+    memory_bytes: int | None = Field(default=None, ge=0, description="Memory Ray reserves per replica.")
+
+
+class DeploymentSettings(_Strict):
+    """Scaling and admission settings of one deployment."""
+
+    autoscaling: AutoscalingConfig = Field(default_factory=AutoscalingConfig, description="Replica autoscaling.")
+    actor: ActorOptions = Field(default_factory=ActorOptions, description="Ray actor resources per replica.")
+    max_ongoing_requests: int = Field(default=16, ge=1, description="Concurrent requests one replica accepts.")
+    max_queued_requests: int = Field(
+        default=64, ge=-1, description="Requests queued per caller before RESOURCE_EXHAUSTED; -1 unbounded."
+    )
+    torch_threads: int | None = Field(default=None, ge=1, description="torch intra-op threads; None: torch's default.")
+
+    def serve_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {
+            "autoscaling_config": self.autoscaling.model_dump(),
+            "max_ongoing_requests": self.max_ongoing_requests,
+            "max_queued_requests": self.max_queued_requests,
+            "ray_actor_options": {"num_cpus": self.actor.num_cpus, "num_gpus": self.actor.num_gpus},
+        }
+        if self.actor.memory_bytes is not None:
+            options["ray_actor_options"]["memory"] = self.actor.memory_bytes
+        return options
+
+
+class BatchSettings(_Strict):
+    max_batch_size: int = Field(default=8, ge=1, le=64, description="Requests combined into one forward.")
+    batch_wait_timeout_s: float = Field(
+        default=0.002, ge=0, le=1, description="How long a first request waits for others to batch with."
+    )
+
+
+class TextEncoderSettings(DeploymentSettings):
+    batch: BatchSettings = Field(default_factory=BatchSettings, description="Batching of prompt encodings.")
+    cache_entries: int = Field(default=1024, ge=0, description="LRU cache of prompt embeddings; 0 disables it.")
+
+
+class DenoiserSettings(DeploymentSettings):
+    max_batch_images: int = Field(
+        default=8, ge=1, le=64, description="Images (before CFG doubling) in one step-level batched forward."
+    )
+
+
+class VaeDecoderSettings(DeploymentSettings):
+    batch: BatchSettings = Field(default_factory=BatchSettings, description="Batching of VAE decodes.")
+
+
+class IngressSettings(DeploymentSettings):
+    tenant: str = Field(default="local", description="Tenant of every request until authentication lands.")
+    warmup: bool = Field(default=True, description="Run one generation per model before reporting SERVING.")
+    encode_threads: int = Field(default=2, ge=1, description="Threads encoding and storing images.")
+
+
+class AppConfig(_Strict):
+    """Application args of the genmedia Serve app."""
+
+    models: list[ModelSpec] = Field(min_length=1, description="Servable models; the first is the default.")
+    default_model: str | None = Field(default=None, description="Model used when a request names none.")
+    cache_dir: Path = Field(default=Path("var/cache"), description="Model cache: built presets, S3 syncs.")
+    storage: StorageConfig = Field(default_factory=StorageConfig, description="Where artifacts go.")
+    ingress: IngressSettings = Field(default_factory=IngressSettings, description="The gRPC ingress.")
+    text_encoder: TextEncoderSettings = Field(default_factory=TextEncoderSettings, description="TextEncoder.")
+    denoiser: DenoiserSettings = Field(default_factory=DenoiserSettings, description="Denoiser (UNet/DiT).")
+    vae_decoder: VaeDecoderSettings = Field(default_factory=VaeDecoderSettings, description="VAEDecoder.")
+
+    @model_validator(mode="after")
+    def _models(self) -> "AppConfig":
+        names = [m.name for m in self.models]
+        if len(set(names)) != len(names):
+            raise ValueError(f"model names must be unique, got {names}")
+        if self.default_model is None:
+            self.default_model = names[0]
+        elif self.default_model not in names:
+            raise ValueError(f"default_model {self.default_model!r} is not among the models {names}")
+        self.cache_dir = self.cache_dir.expanduser().resolve()
+        return self
+
+    def model(self, name: str) -> ModelSpec:
+        return next(m for m in self.models if m.name == name)

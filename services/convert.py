@@ -1,0 +1,101 @@
+"""The edge: protobuf messages <-> internal dataclasses. Nothing past here imports generated code."""
+
+from __future__ import annotations
+
+import math
+
+from engines.image_files import ImageFormat
+from engines.params import RawImageFields
+from engines.schedulers import SchedulerName
+from genmedia.errors import InvalidArgument
+from genmedia.v1 import generation_pb2 as pb
+from services.records import GenerationRecord
+
+_SCHEDULERS = {
+    pb.SCHEDULER_UNSPECIFIED: SchedulerName.DEFAULT,
+    pb.SCHEDULER_DDIM: SchedulerName.DDIM,
+    pb.SCHEDULER_DPMPP_2M: SchedulerName.DPMPP_2M,
+    pb.SCHEDULER_DPMPP_2M_KARRAS: SchedulerName.DPMPP_2M_KARRAS,
+    pb.SCHEDULER_EULER: SchedulerName.EULER,
+    pb.SCHEDULER_EULER_ANCESTRAL: SchedulerName.EULER_ANCESTRAL,
+    pb.SCHEDULER_LCM: SchedulerName.LCM,
+    pb.SCHEDULER_FLOW_MATCH_EULER: SchedulerName.FLOW_MATCH_EULER,
+}
+_SCHEDULERS_BACK = {v: k for k, v in _SCHEDULERS.items()}
+_FORMATS = {
+    pb.IMAGE_FORMAT_UNSPECIFIED: ImageFormat.PNG,
+    pb.IMAGE_FORMAT_PNG: ImageFormat.PNG,
+    pb.IMAGE_FORMAT_JPEG: ImageFormat.JPEG,
+    pb.IMAGE_FORMAT_WEBP: ImageFormat.WEBP,
+}
+MAX_IDEMPOTENCY_KEY = 128
+
+
+def raw_fields(request: pb.ImageRequest) -> RawImageFields:
+    """Reads the request's fields; enum values unknown to this server are INVALID_ARGUMENT."""
+    if request.scheduler not in _SCHEDULERS:
+        raise InvalidArgument("scheduler", f"unknown value {request.scheduler}")
+    guidance = request.guidance_scale if request.HasField("guidance_scale") else None
+    if guidance is not None and not math.isfinite(guidance):
+        raise InvalidArgument("guidance_scale", "must be a finite number in 0..30")
+    return RawImageFields(
+        prompt=request.prompt,
+        negative_prompt=request.negative_prompt,
+        model=request.model,
+        width=request.width,
+        height=request.height,
+        steps=request.steps,
+        guidance_scale=guidance,
+        scheduler=_SCHEDULERS[request.scheduler],
+        seed=request.seed if request.HasField("seed") else None,
+        num_images=request.num_images,
+    )
+
+
+def image_format(request: pb.ImageRequest) -> ImageFormat:
+    if request.format not in _FORMATS:
+        raise InvalidArgument("format", f"unknown value {request.format}")
+    return _FORMATS[request.format]
+
+
+def idempotency_key(request: pb.ImageRequest) -> str | None:
+    key = request.idempotency_key
+    if not key:
+        return None
+    if len(key) > MAX_IDEMPOTENCY_KEY or not all(33 <= ord(c) <= 126 for c in key):
+        raise InvalidArgument("idempotency_key", f"must be 1..{MAX_IDEMPOTENCY_KEY} printable ASCII characters")
+    return key
+
+
+def scheduler_to_proto(name: str) -> int:
+    return _SCHEDULERS_BACK.get(SchedulerName(name), pb.SCHEDULER_UNSPECIFIED)
+
+
+def result_to_proto(
+    record: GenerationRecord, *, urls: dict[int, str] | None = None, data: dict[int, bytes] | None = None
+) -> pb.GenerationResult:
+    t = record.timings
+    return pb.GenerationResult(
+        generation_id=record.generation_id,
+        images=[
+            pb.Image(
+                uri=i.uri, url=(urls or {}).get(i.index, ""), width=i.width, height=i.height, sha256=i.sha256,
+                content_type=i.content_type, data=(data or {}).get(i.index, b""), index=i.index,
+            )
+            for i in record.images
+        ],
+        seed=record.seed,
+        model=record.model,
+        model_version=record.model_version,
+        timings=pb.StageTimings(
+            queued_s=t.get("queued_s", 0.0), text_encode_s=t.get("text_encode_s", 0.0),
+            denoise_s=t.get("denoise_s", 0.0), decode_s=t.get("decode_s", 0.0),
+            store_s=t.get("store_s", 0.0), total_s=t.get("total_s", 0.0),
+        ),
+        width=record.width,
+        height=record.height,
+        steps=record.steps,
+        guidance_scale=record.guidance_scale,
+        scheduler=scheduler_to_proto(record.scheduler),
+        created_at=record.created_at,
+    )

@@ -1,0 +1,40 @@
+"""Denoiser deployment: the UNet/DiT hot loop, with step-level batching across requests."""
+
+from __future__ import annotations
+
+from typing import AsyncIterator
+
+from ray import serve
+
+from engines.denoising import DenoiseEngine
+from engines.embeddings import PromptEmbeddings
+from engines.loading import DENOISE_PARTS, load_parts
+from engines.params import ImageParams
+from engines.registry import Runtime
+from engines.step_batching import StepBatcher
+from genmedia.errors import InvalidArgument
+from services.config import AppConfig
+from services.runtime import configure_replica
+
+
+@serve.deployment(name="Denoiser")
+class Denoiser:
+    def __init__(self, config: AppConfig):
+        configure_replica(config.denoiser)
+        engines = {}
+        for spec in config.models:
+            parts = load_parts(spec, config.cache_dir, DENOISE_PARTS)
+            engines[spec.name] = DenoiseEngine(parts, compile_model=spec.runtime is Runtime.COMPILE)
+        self._batcher = StepBatcher(engines, config.denoiser.max_batch_images)
+
+    async def denoise(
+        self, params: ImageParams, embeddings: PromptEmbeddings, preview: bool = False
+    ) -> AsyncIterator:
+        """Streams StepEvent per step, then a DenoiseResult. Cancelling the call stops the job."""
+        if params.model not in self._batcher.engines:
+            raise InvalidArgument("model", f"unknown model {params.model!r}")
+        async for event in self._batcher.submit(params, embeddings, preview):
+            yield event
+
+    def stats(self) -> dict:
+        return {"steps_run": self._batcher.steps_run, "batch_sizes": list(self._batcher.batch_sizes)}

@@ -1,0 +1,177 @@
+"""One image generation across the stage deployments, as a stream of internal events.
+
+    validate -> TextEncoder.encode -> Denoiser.denoise (streamed steps) -> VAEDecoder.decode
+             -> encode files -> ArtifactStore.put each -> manifest -> done
+
+The result is reported only after every image and the manifest are durably stored; if storing
+fails part-way, the images already written are deleted, so no orphan artifact stays behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import AsyncIterator
+
+import numpy as np
+
+from engines.decoding import DecodeRequest
+from engines.image_files import ImageFormat, encode_image
+from engines.params import ImageParams
+from engines.step_batching import DenoiseResult, StepEvent
+from engines.text_encoding import EncodeRequest
+from genmedia.errors import GenMediaError, Unavailable
+from services.records import GenerationRecord, ImageRecord, generation_time, save_manifest
+from storage import ArtifactStore, artifact_key
+
+logger = logging.getLogger("genmedia.ingress")
+
+
+@dataclass(frozen=True)
+class ImageJob:
+    generation_id: str
+    tenant: str
+    params: ImageParams
+    model_version: str
+    fmt: ImageFormat
+    return_bytes: bool
+    preview: bool
+    admitted_at: float = field(default_factory=time.perf_counter)
+
+
+# Internal events; the servicer turns them into GenerationEvent messages.
+@dataclass(frozen=True)
+class Queued:
+    position: int
+
+
+@dataclass(frozen=True)
+class PromptEncoded:
+    cache_hit: bool
+
+
+@dataclass(frozen=True)
+class Decoded:
+    pass
+
+
+@dataclass(frozen=True)
+class Stored:
+    uris: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Done:
+    record: GenerationRecord
+    data: dict[int, bytes]
+
+
+class ImageGeneration:
+    """Runs image jobs through the stage handles and the artifact store."""
+
+    def __init__(self, text_encoder, denoiser, vae_decoder, store: ArtifactStore, io_threads: int):
+        self.text_encoder = text_encoder
+        self.denoiser = denoiser
+        self.vae_decoder = vae_decoder
+        self.store = store
+        self._io = ThreadPoolExecutor(max_workers=io_threads, thread_name_prefix="store")
+
+    async def latents_to_images(self, params: ImageParams, latents) -> np.ndarray:
+        return await self.vae_decoder.decode.remote(params.model, DecodeRequest(latents, params.height, params.width))
+
+    async def run(self, job: ImageJob, position: int, *, store: bool = True) -> AsyncIterator:
+        """Yields Queued, PromptEncoded, StepEvent..., Decoded, Stored, Done. Raises GenMediaError."""
+        p = job.params
+        timings: dict[str, float] = {}
+        yield Queued(position)
+        t = time.perf_counter()
+        timings["queued_s"] = t - job.admitted_at
+        embeddings = await self.text_encoder.encode.remote(
+            EncodeRequest(p.model, p.prompt, p.negative_prompt, p.guidance_scale)
+        )
+        timings["text_encode_s"] = time.perf_counter() - t
+        yield PromptEncoded(embeddings.cache_hit)
+
+        t = time.perf_counter()
+        latents = None
+        stream = self.denoiser.options(stream=True).denoise.remote(p, embeddings, job.preview)
+        try:
+            async for event in stream:
+                if isinstance(event, StepEvent):
+                    yield event
+                elif isinstance(event, DenoiseResult):
+                    latents = event.latents
+        finally:
+            if latents is None:
+                stream.cancel()  # the client left or a stage failed: free the denoiser slot now
+        if latents is None:
+            raise Unavailable("the denoiser ended without a result; retry")
+        timings["denoise_s"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        pixels = await self.latents_to_images(p, latents)
+        timings["decode_s"] = time.perf_counter() - t
+        yield Decoded()
+        if not store:
+            return
+
+        t = time.perf_counter()
+        loop = asyncio.get_running_loop()
+        images, data = await loop.run_in_executor(self._io, self._store_images, job, pixels)
+        timings["store_s"] = time.perf_counter() - t
+        timings["total_s"] = time.perf_counter() - job.admitted_at
+        record = GenerationRecord(
+            generation_id=job.generation_id, tenant=job.tenant, model=p.model, model_version=job.model_version,
+            seed=p.seed, width=p.width, height=p.height, steps=p.steps, guidance_scale=p.guidance_scale,
+            scheduler=p.scheduler.value, created_at=datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+            images=tuple(images), timings=timings,
+        )
+        await loop.run_in_executor(self._io, self._save_manifest_or_roll_back, record)
+        yield Stored(tuple(i.uri for i in images))
+        yield Done(record, data if job.return_bytes else {})
+
+    def _store_images(self, job: ImageJob, pixels: np.ndarray) -> tuple[list[ImageRecord], dict[int, bytes]]:
+        created = generation_time(job.generation_id)
+        records: list[ImageRecord] = []
+        data: dict[int, bytes] = {}
+        try:
+            for index, image in enumerate(pixels):
+                encoded = encode_image(image, job.fmt)
+                key = artifact_key(job.tenant, job.generation_id, index, job.fmt.extension, created)
+                obj = self.store.put(
+                    key, encoded, content_type=job.fmt.content_type,
+                    metadata={"generation-id": job.generation_id, "model": job.params.model},
+                )
+                records.append(ImageRecord(index, key, obj.uri, image.shape[1], image.shape[0], obj.sha256,
+                                           obj.content_type))
+                data[index] = encoded
+        except GenMediaError:
+            self._delete_quietly([r.key for r in records])
+            raise
+        return records, data
+
+    def _save_manifest_or_roll_back(self, record: GenerationRecord) -> None:
+        try:
+            save_manifest(self.store, record)
+        except GenMediaError:
+            self._delete_quietly([i.key for i in record.images])
+            raise
+
+    def _delete_quietly(self, keys: list[str]) -> None:
+        for key in keys:
+            try:
+                self.store.delete(key)
+            except Exception:  # the original error is what the client must see
+                logger.warning("could not delete orphan artifact %s", key, exc_info=True)
+
+    def presigned_urls(self, record: GenerationRecord) -> dict[int, str]:
+        urls = {}
+        for image in record.images:
+            url = self.store.presigned_url(image.key)
+            if url:
+                urls[image.index] = url
+        return urls

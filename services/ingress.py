@@ -1,0 +1,203 @@
+"""The gRPC ingress: GenerationService and grpc.health.v1.Health, behind Ray Serve's gRPC proxy.
+
+Each RPC validates at the edge, runs the stages through DeploymentHandles and maps every error
+once (services/grpc_status.py): no exception reaches Ray Serve, so no traceback reaches a client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from typing import AsyncIterator
+
+from grpc_health.v1 import health_pb2
+from ray import serve
+
+from engines.params import MAX_SEED, resolve_image_params
+from engines.registry import ModelInfo
+from engines.step_batching import StepEvent
+from genmedia.errors import GenMediaError, InvalidArgument
+from genmedia.v1 import generation_pb2 as pb
+from services import convert
+from services.config import AppConfig
+from services.grpc_status import status_for
+from services.idempotency import IdempotencyGuard
+from services.image_generation import Decoded, Done, ImageGeneration, ImageJob, PromptEncoded, Queued, Stored
+from services.records import load_manifest, new_generation_id
+from storage import open_store
+
+logger = logging.getLogger("genmedia.ingress")
+
+SERVICE_NAMES = ("", "genmedia.v1.GenerationService")
+
+
+@serve.deployment(name="Ingress")
+class Ingress:
+    def __init__(self, config: AppConfig, text_encoder, denoiser, vae_decoder):
+        self.config = config
+        self.tenant = config.ingress.tenant
+        self.store = open_store(config.storage)
+        self.generation = ImageGeneration(text_encoder, denoiser, vae_decoder, self.store,
+                                          config.ingress.encode_threads)
+        self.text_encoder = text_encoder
+        self.idempotency = IdempotencyGuard(self.store)
+        self._infos: dict[str, ModelInfo] = {}
+        self._ready = asyncio.Event()
+        self._in_flight = 0
+        self._startup = asyncio.get_running_loop().create_task(self._start())
+
+    # --- readiness ------------------------------------------------------------------------
+    async def _start(self) -> None:
+        """Learns the models from the text stage, then warms every stage once per model."""
+        while True:
+            try:
+                self._infos = await self.text_encoder.model_infos.remote()
+                if self.config.ingress.warmup:
+                    for info in self._infos.values():
+                        params = resolve_image_params(convert.RawImageFields(prompt="warm-up", model=info.name),
+                                                      info, seed_if_unset=0)
+                        params = params.__class__(**{**params.__dict__, "steps": min(params.steps, 2)})
+                        job = ImageJob(new_generation_id(), self.tenant, params, info.version,
+                                       convert.image_format(pb.ImageRequest()), False, False)
+                        async for _ in self.generation.run(job, 0, store=False):
+                            pass
+                self._ready.set()
+                logger.info("ingress ready: models %s", sorted(self._infos))
+                return
+            except Exception:
+                logger.exception("warm-up failed; retrying in 2 s")
+                await asyncio.sleep(2)
+
+    async def _model_info(self, name: str) -> ModelInfo:
+        if not self._ready.is_set():
+            await asyncio.wait_for(asyncio.shield(self._ready.wait()), timeout=300)
+        info = self._infos.get(name or self.config.default_model)
+        if info is None:
+            known = ", ".join(sorted(self._infos))
+            raise InvalidArgument("model", f"unknown model {name!r}; this server has: {known}")
+        return info
+
+    # --- grpc.health.v1.Health -------------------------------------------------------------
+    async def Check(self, request: health_pb2.HealthCheckRequest, grpc_context=None) -> health_pb2.HealthCheckResponse:
+        if request.service not in SERVICE_NAMES:
+            import grpc
+
+            grpc_context.set_code(grpc.StatusCode.NOT_FOUND)
+            grpc_context.set_details(f"unknown service {request.service!r}")
+            return health_pb2.HealthCheckResponse()
+        status = health_pb2.HealthCheckResponse.SERVING if self._ready.is_set() else \
+            health_pb2.HealthCheckResponse.NOT_SERVING
+        return health_pb2.HealthCheckResponse(status=status)
+
+    async def Watch(self, request: health_pb2.HealthCheckRequest, grpc_context=None) -> AsyncIterator:
+        """Sends the current status, then SERVING once ready (the status never goes back)."""
+        response = await self.Check(request, grpc_context)
+        yield response
+        if response.status == health_pb2.HealthCheckResponse.NOT_SERVING:
+            await self._ready.wait()
+            yield health_pb2.HealthCheckResponse(status=health_pb2.HealthCheckResponse.SERVING)
+
+    # --- genmedia.v1.GenerationService -------------------------------------------------------
+    async def GenerateImage(self, request: pb.ImageRequest, grpc_context=None) -> pb.GenerationResult:
+        try:
+            result = None
+            async for event in self._generate(request):  # consumed to the end: the claim must close
+                if isinstance(event, pb.GenerationResult):
+                    result = event
+            if result is None:
+                raise RuntimeError("generation ended without a result")
+            return result
+        except BaseException as exc:  # noqa: BLE001 - every error is mapped, CancelledError included
+            code, message = status_for(exc)
+            grpc_context.set_code(code)
+            grpc_context.set_details(message)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            return pb.GenerationResult()
+
+    async def StreamImage(self, request: pb.ImageRequest, grpc_context=None) -> AsyncIterator[pb.GenerationEvent]:
+        generation_id = ""
+        try:
+            async for event in self._generate(request):
+                if isinstance(event, str):
+                    generation_id = event
+                    continue
+                yield self._event_message(generation_id, event)
+        except BaseException as exc:  # noqa: BLE001
+            code, message = status_for(exc)
+            grpc_context.set_code(code)
+            grpc_context.set_details(message)
+            if isinstance(exc, (asyncio.CancelledError, GeneratorExit)):
+                raise
+            yield pb.GenerationEvent(
+                generation_id=generation_id,
+                error=pb.GenerationEvent.Error(code=code.value[0], message=message),
+            )
+
+    async def GetGeneration(self, request: pb.GetGenerationRequest, grpc_context=None) -> pb.GenerationResult:
+        try:
+            loop = asyncio.get_running_loop()
+            record = await loop.run_in_executor(None, load_manifest, self.store, self.tenant, request.generation_id)
+            urls = await loop.run_in_executor(None, self.generation.presigned_urls, record)
+            return convert.result_to_proto(record, urls=urls)
+        except Exception as exc:  # noqa: BLE001
+            code, message = status_for(exc)
+            grpc_context.set_code(code)
+            grpc_context.set_details(message)
+            return pb.GenerationResult()
+
+    # --- the shared path -------------------------------------------------------------------
+    async def _generate(self, request: pb.ImageRequest) -> AsyncIterator:
+        """Yields the generation id (str), internal events, and finally a GenerationResult."""
+        raw = convert.raw_fields(request)
+        fmt = convert.image_format(request)
+        key = convert.idempotency_key(request)
+        info = await self._model_info(raw.model)
+        params = resolve_image_params(raw, info, seed_if_unset=random.SystemRandom().randint(0, MAX_SEED))
+        if params.model != raw.model and raw.model:
+            raise InvalidArgument("model", f"unknown model {raw.model!r}")
+        result: pb.GenerationResult | None = None
+        async with self.idempotency.claim(self.tenant, key) as claim:
+            if claim.existing_id is not None:
+                record = await asyncio.get_running_loop().run_in_executor(
+                    None, load_manifest, self.store, self.tenant, claim.existing_id)
+                yield record.generation_id
+                result = self._result(record, {})
+            else:
+                job = ImageJob(new_generation_id(), self.tenant, params, info.version, fmt,
+                               request.return_bytes, request.preview)
+                yield job.generation_id
+                position = self._in_flight
+                self._in_flight += 1
+                try:
+                    async for event in self.generation.run(job, position):
+                        if isinstance(event, Done):
+                            claim.record(job.generation_id)
+                            result = self._result(event.record, event.data)
+                        else:
+                            yield event
+                finally:
+                    self._in_flight -= 1
+        # The idempotency pointer is written (the claim released) before the client hears of it.
+        yield result
+
+    def _result(self, record, data: dict[int, bytes]) -> pb.GenerationResult:
+        return convert.result_to_proto(record, urls=self.generation.presigned_urls(record), data=data)
+
+    def _event_message(self, generation_id: str, event) -> pb.GenerationEvent:
+        E = pb.GenerationEvent
+        if isinstance(event, Queued):
+            return E(generation_id=generation_id, queued=E.Queued(position=event.position))
+        if isinstance(event, PromptEncoded):
+            return E(generation_id=generation_id, prompt_encoded=E.PromptEncoded(cache_hit=event.cache_hit))
+        if isinstance(event, StepEvent):
+            return E(generation_id=generation_id,
+                     step=E.Step(step=event.step, total=event.total, preview_png=event.preview_png))
+        if isinstance(event, Decoded):
+            return E(generation_id=generation_id, decoded=E.Decoded())
+        if isinstance(event, Stored):
+            return E(generation_id=generation_id, stored=E.Stored(uris=list(event.uris)))
+        if isinstance(event, pb.GenerationResult):
+            return E(generation_id=generation_id, done=event)
+        raise TypeError(f"unexpected event {event!r}")
