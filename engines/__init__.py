@@ -1,0 +1,1 @@
+"""Model engines: registry and presets, loading, stage functions and runtimes. No Ray imports."""

@@ -1,0 +1,59 @@
+"""A small Python client for genmedia's gRPC API.
+
+    from genmedia.client import GenmediaClient
+    with GenmediaClient("127.0.0.1:9000") as client:
+        result = client.generate_image(prompt="a lighthouse at dusk", seed=1)
+        print(result.images[0].uri)
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from genmedia.v1 import generation_pb2 as pb
+from genmedia.v1 import generation_pb2_grpc as pb_grpc
+
+DEFAULT_ADDRESS = "127.0.0.1:9000"
+MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+
+
+class GenmediaClient:
+    def __init__(self, address: str = DEFAULT_ADDRESS, *, application: str | None = None):
+        self.channel = grpc.insecure_channel(
+            address,
+            options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)],
+        )
+        self.generation = pb_grpc.GenerationServiceStub(self.channel)
+        self.health = health_pb2_grpc.HealthStub(self.channel)
+        # Ray Serve routes by the `application` metadata when several apps share the proxy.
+        self.metadata = (("application", application),) if application else ()
+
+    def __enter__(self) -> "GenmediaClient":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.channel.close()
+
+    def generate_image(self, timeout: float | None = None, **fields) -> pb.GenerationResult:
+        return self.generation.GenerateImage(pb.ImageRequest(**fields), timeout=timeout, metadata=self.metadata)
+
+    def stream_image(self, timeout: float | None = None, **fields) -> Iterator[pb.GenerationEvent]:
+        return self.generation.StreamImage(pb.ImageRequest(**fields), timeout=timeout, metadata=self.metadata)
+
+    def get_generation(self, generation_id: str, timeout: float | None = None) -> pb.GenerationResult:
+        return self.generation.GetGeneration(
+            pb.GetGenerationRequest(generation_id=generation_id), timeout=timeout, metadata=self.metadata
+        )
+
+    def is_serving(self, timeout: float = 5.0) -> bool:
+        try:
+            response = self.health.Check(health_pb2.HealthCheckRequest(), timeout=timeout, metadata=self.metadata)
+        except grpc.RpcError:
+            return False
+        return response.status == health_pb2.HealthCheckResponse.SERVING
