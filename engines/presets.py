@@ -64,38 +64,52 @@ class PresetSpec:
     pipeline_kwargs: Mapping[str, Any] = field(default_factory=dict, hash=False, repr=False)
 
 
-_SD_EXTRAS = {"safety_checker": None, "feature_extractor": None, "requires_safety_checker": False}
-_SDXL_EXTRAS = {"force_zeros_for_empty_prompt": True, "add_watermarker": False}
+# family -> (pipeline class, extra constructor arguments). Safety and watermarking are stages of
+# their own in genmedia, so the pipelines' built-in ones are off.
+_PIPELINES: dict[str, tuple[str, dict[str, Any]]] = {
+    "sd": (
+        "StableDiffusionPipeline",
+        {"safety_checker": None, "feature_extractor": None, "requires_safety_checker": False},
+    ),
+    "sdxl": ("StableDiffusionXLPipeline", {"force_zeros_for_empty_prompt": True, "add_watermarker": False}),
+    "sd3": ("StableDiffusion3Pipeline", {}),
+    "flux": ("FluxPipeline", {}),
+}
 
 
-def _spec(name, family, pipeline, description, size, steps, guidance, components, extras=None):
+def _spec(name, family, description, *, size, steps, guidance, components) -> PresetSpec:
+    pipeline_class, extras = _PIPELINES[family]
     return PresetSpec(
-        name, family, pipeline, description, size, size, steps, guidance, components, extras or {}
+        name=name,
+        family=family,
+        pipeline_class=pipeline_class,
+        description=description,
+        default_width=size,
+        default_height=size,
+        default_steps=steps,
+        default_guidance=guidance,
+        components=components,
+        pipeline_kwargs=extras,
     )
 
 
 PRESETS: dict[str, PresetSpec] = {
     spec.name: spec
     for spec in (
-        _spec("tiny-sd", "sd", "StableDiffusionPipeline", "Tiny SD 1.x (UNet, one CLIP encoder); tests.",
-              64, 4, 7.5, configs.TINY_SD, _SD_EXTRAS),
-        _spec("tiny-sdxl", "sdxl", "StableDiffusionXLPipeline",
-              "Tiny SDXL (text_time UNet, two CLIP encoders); tests.",
-              64, 4, 5.0, configs.TINY_SDXL, _SDXL_EXTRAS),
-        _spec("tiny-sd3", "sd3", "StableDiffusion3Pipeline", "Tiny SD3 (MMDiT, CLIP x2 + T5, flow matching); tests.",
-              64, 4, 7.0, configs.TINY_SD3),
-        _spec("tiny-flux", "flux", "FluxPipeline",
-              "Tiny Flux (MMDiT, guidance-distilled, CLIP + T5, packed latents); tests.",
-              64, 4, 3.5, configs.TINY_FLUX),
-        _spec("cpu-small", "sd", "StableDiffusionPipeline",
-              "Small SD 1.x: one 256x256 image, 20 steps, in about 1-3 s on 2 CPU cores.",
-              256, 20, 7.5, configs.CPU_SMALL, _SD_EXTRAS),
-        _spec("sd15-arch", "sd", "StableDiffusionPipeline",
-              "Full Stable Diffusion 1.5 architecture, random weights; GPU benchmarks.",
-              512, 30, 7.5, configs.SD15_ARCH, _SD_EXTRAS),
-        _spec("sdxl-arch", "sdxl", "StableDiffusionXLPipeline",
-              "Full SDXL base 1.0 architecture, random weights; GPU benchmarks.",
-              1024, 30, 5.0, configs.SDXL_ARCH, _SDXL_EXTRAS),
+        _spec("tiny-sd", "sd", "Tiny SD 1.x (UNet, one CLIP encoder); tests.",
+              size=64, steps=4, guidance=7.5, components=configs.TINY_SD),
+        _spec("tiny-sdxl", "sdxl", "Tiny SDXL (text_time UNet, two CLIP encoders); tests.",
+              size=64, steps=4, guidance=5.0, components=configs.TINY_SDXL),
+        _spec("tiny-sd3", "sd3", "Tiny SD3 (MMDiT, CLIP x2 + T5, flow matching); tests.",
+              size=64, steps=4, guidance=7.0, components=configs.TINY_SD3),
+        _spec("tiny-flux", "flux", "Tiny Flux (MMDiT, guidance-distilled, CLIP + T5, packed latents); tests.",
+              size=64, steps=4, guidance=3.5, components=configs.TINY_FLUX),
+        _spec("cpu-small", "sd", "Small SD 1.x: one 256x256 image at 20 steps in about 2 s on 2 CPU cores.",
+              size=256, steps=20, guidance=7.5, components=configs.CPU_SMALL),
+        _spec("sd15-arch", "sd", "Full Stable Diffusion 1.5 architecture, random weights; GPU benchmarks.",
+              size=512, steps=30, guidance=7.5, components=configs.SD15_ARCH),
+        _spec("sdxl-arch", "sdxl", "Full SDXL base 1.0 architecture, random weights; GPU benchmarks.",
+              size=1024, steps=30, guidance=5.0, components=configs.SDXL_ARCH),
     )
 }
 
@@ -158,27 +172,39 @@ _TOKENIZERS = {
 }
 
 
-def _component_seed(seed: int, component: str) -> int:
+def _seed_cpu(seed: int, component: str) -> None:
     # Each component gets its own stream, so editing one config leaves the others' weights alone.
+    # Only the CPU generator: torch.manual_seed would also reseed the caller's CUDA generators.
     digest = hashlib.sha256(f"{seed}:{component}".encode()).digest()
-    return int.from_bytes(digest[:8], "little") & (2**63 - 1)
+    torch.random.default_generator.manual_seed(int.from_bytes(digest[:8], "little") & (2**63 - 1))
 
 
-def _build_component(component: str, class_name: str, config: Mapping[str, Any], seed: int, dtype: torch.dtype):
+def _build_component(
+    component: str,
+    class_name: str,
+    config: Mapping[str, Any],
+    *,
+    seed: int,
+    dtype: torch.dtype,
+    device: torch.device,
+) -> Any:
     config = json.loads(json.dumps(config))  # a private deep copy; lists stay lists
     if class_name in _TOKENIZERS:
         return _TOKENIZERS[class_name](**config)
-    torch.manual_seed(_component_seed(seed, component))
     if class_name in _TEXT_ENCODERS:
         model_cls, config_cls = _TEXT_ENCODERS[class_name]
-        return _cast(model_cls(config_cls(**config)), dtype).eval()
+        _seed_cpu(seed, component)
+        with device:
+            return _cast(model_cls(config_cls(**config)), dtype).eval()
     cls = getattr(diffusers, class_name, None)
     if cls is None or not hasattr(cls, "from_config"):
         raise ValueError(f"component {component!r}: unknown class {class_name!r}")
-    obj = cls.from_config(config)
-    if isinstance(obj, torch.nn.Module):
-        obj = _cast(obj, dtype).eval()
-    return obj
+    if not issubclass(cls, torch.nn.Module):  # a scheduler: its tables always live on the CPU
+        with torch.device("cpu"):
+            return cls.from_config(config)
+    _seed_cpu(seed, component)
+    with device:
+        return _cast(cls.from_config(config), dtype).eval()
 
 
 def _cast(module: torch.nn.Module, dtype: torch.dtype) -> torch.nn.Module:
@@ -199,15 +225,28 @@ def _check_vocab_coverage(components: Mapping[str, Any]) -> None:
             )
 
 
-def assemble_pipeline(name: str, *, seed: int = 0, dtype: torch.dtype = torch.float32) -> DiffusionPipeline:
-    """Instantiate preset `name` in memory with weights determined by `seed`.
+def assemble_pipeline(
+    name: str,
+    *,
+    seed: int = 0,
+    dtype: torch.dtype = torch.float32,
+    device: str | torch.device = "cpu",
+) -> DiffusionPipeline:
+    """Instantiate preset `name` in memory, weights drawn from `seed`; returns the pipeline.
 
-    Does not touch the caller's global torch RNG state. Raises KeyError for an unknown preset.
+    `device` is ``"cpu"`` (what ``build_preset`` uses) or ``"meta"``, which gives the
+    architecture without allocating memory (parameter counts, memory estimates); weights are
+    drawn on the CPU so they do not depend on the machine. Leaves the caller's global torch RNG
+    state as it was. Raises KeyError for an unknown preset, ValueError for another device.
     """
     spec = get_preset(name)
+    device = torch.device(device)
+    if device.type not in ("cpu", "meta"):
+        raise ValueError(f"device must be 'cpu' or 'meta', got {str(device)!r}")
     with torch.random.fork_rng(devices=[]):
         components = {
-            key: _build_component(key, cls, cfg, seed, dtype) for key, (cls, cfg) in spec.components.items()
+            key: _build_component(key, cls, cfg, seed=seed, dtype=dtype, device=device)
+            for key, (cls, cfg) in spec.components.items()
         }
     _check_vocab_coverage(components)
     pipeline_cls = getattr(diffusers, spec.pipeline_class)
@@ -239,6 +278,7 @@ def build_preset(name: str, dest: Path, *, seed: int = 0, dtype: torch.dtype = t
             "dtype": str(dtype).removeprefix("torch."),
         }
         _write_synced(tmp / MARKER_FILE, json.dumps(marker, indent=2, sort_keys=True) + "\n")
+        tmp.chmod(0o755)  # mkdtemp makes it owner-only; a cache is read by other users too
         _replace_dir(tmp, dest)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -61,14 +61,16 @@ class IdempotencyGuard:
                 continue  # the first attempt failed: this one may try (the slot is gone by now)
             yield Claim(existing_id=existing)
             return
-        existing = await loop.run_in_executor(None, self._lookup, tenant, key)
-        if existing is not None:
-            yield Claim(existing_id=existing)
-            return
+        # Claim the slot before any await, so concurrent callers on this replica wait on us.
         future: asyncio.Future = loop.create_future()
         self._in_flight[slot] = future
         claim = Claim(existing_id=None)
         try:
+            existing = await loop.run_in_executor(None, self._lookup, tenant, key)
+            if existing is not None:
+                future.set_result(existing)
+                yield Claim(existing_id=existing)
+                return
             yield claim
             if not claim._recorded:
                 raise RuntimeError("idempotent generation finished without a result")
@@ -77,7 +79,7 @@ class IdempotencyGuard:
         except BaseException as exc:
             if not future.done():
                 future.set_exception(exc if isinstance(exc, Exception) else RuntimeError("cancelled"))
-                future.exception()  # mark retrieved: waiters may be none
+                future.exception()  # mark retrieved: there may be no waiter
             raise
         finally:
             self._in_flight.pop(slot, None)

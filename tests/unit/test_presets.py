@@ -116,9 +116,10 @@ def test_concurrent_ensure_preset_builds_once(tmp_path: Path, monkeypatch) -> No
     monkeypatch.setattr(presets, "build_preset", slow_counting_build)
     results: list[Path] = []
     # flock locks are per open file description, so threads contend exactly like processes.
-    threads = [
-        threading.Thread(target=lambda: results.append(ensure_preset("tiny-flux", tmp_path))) for _ in range(4)
-    ]
+    def ensure() -> None:
+        results.append(ensure_preset("tiny-flux", tmp_path))
+
+    threads = [threading.Thread(target=ensure) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
@@ -187,6 +188,31 @@ def test_fingerprint_follows_component_configs(monkeypatch) -> None:
 def test_unknown_preset_raises_key_error_listing_known(call) -> None:
     with pytest.raises(KeyError, match="tiny-sd"):
         call("no-such-preset")
+
+
+# The real checkpoints' parameter counts (runwayml/stable-diffusion-v1-5,
+# stabilityai/stable-diffusion-xl-base-1.0): the *-arch configs must reproduce them exactly.
+REAL_PARAMETER_COUNTS = {
+    "sd15-arch": {"vae": 83_653_863, "text_encoder": 123_060_480, "unet": 859_520_964},
+    "sdxl-arch": {
+        "vae": 83_653_863,
+        "text_encoder": 123_060_480,
+        "text_encoder_2": 694_659_840,
+        "unet": 2_567_463_684,
+    },
+}
+
+
+@pytest.mark.parametrize("name", sorted(REAL_PARAMETER_COUNTS))
+def test_arch_presets_match_the_real_architectures(name: str) -> None:
+    pipe = presets.assemble_pipeline(name, device="meta")  # shapes only, no memory
+    counts = {
+        key: sum(p.numel() for p in module.parameters())
+        for key, module in pipe.components.items()
+        if isinstance(module, torch.nn.Module)
+    }
+    assert counts == REAL_PARAMETER_COUNTS[name]
+    assert pipe.vae_scale_factor * pipe.unet.config.sample_size == PRESETS[name].default_height
 
 
 def test_cpu_small_builds_and_loads(cache_dir: Path) -> None:

@@ -1,0 +1,53 @@
+"""Integration fixtures: a moto S3 server and the real genmedia service on 127.0.0.1."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from genmedia.client import GenmediaClient
+from storage import S3ArtifactStore
+from tests.fixtures.s3_server import S3Server, free_port, s3_server  # noqa: F401
+from tests.service_process import REPO, serve_config, start_service
+
+TINY_MODELS = ("tiny-sd", "tiny-sdxl", "tiny-sd3", "tiny-flux")
+BUCKET = "genmedia-test"
+
+
+def app_args(s3: S3Server) -> dict:
+    small = {"actor": {"num_cpus": 0.1}, "torch_threads": 1, "autoscaling": {"min_replicas": 1, "max_replicas": 1}}
+    return {
+        "models": [{"name": m, "source": f"preset:{m}"} for m in TINY_MODELS],
+        "cache_dir": str(REPO / "var" / "cache"),
+        "storage": {"backend": "s3", "s3_bucket": BUCKET, "s3_prefix": "artifacts", "s3_endpoint_url": s3.endpoint_url,
+                    "s3_region": s3.region, "presign_expires_s": 600},
+        "ingress": {**small, "max_ongoing_requests": 64},
+        "text_encoder": small,
+        "denoiser": {**small, "torch_threads": 2, "max_batch_images": 8},
+        "vae_decoder": small,
+    }
+
+
+@pytest.fixture(scope="session")
+def s3_store(s3_server: S3Server) -> S3ArtifactStore:  # noqa: F811
+    store = S3ArtifactStore(BUCKET, "artifacts", endpoint_url=s3_server.endpoint_url, region=s3_server.region,
+                            **s3_server.credentials())
+    store.ensure_bucket()
+    return store
+
+
+@pytest.fixture(scope="session")
+def service(s3_server: S3Server, s3_store, tmp_path_factory):  # noqa: F811
+    config = serve_config(app_args(s3_server), grpc_port=free_port(), http_port=free_port())
+    env = {"AWS_ACCESS_KEY_ID": s3_server.access_key_id, "AWS_SECRET_ACCESS_KEY": s3_server.secret_access_key,
+           "AWS_DEFAULT_REGION": s3_server.region, "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+    running = start_service(config, Path(tmp_path_factory.mktemp("service")), env=env)
+    yield running
+    running.stop()
+
+
+@pytest.fixture()
+def client(service) -> GenmediaClient:
+    with GenmediaClient(service.address) as c:
+        yield c
