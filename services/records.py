@@ -37,7 +37,7 @@ def generation_time(generation_id: str) -> datetime:
         parsed = uuid.UUID(generation_id)
     except (ValueError, AttributeError, TypeError):
         raise InvalidArgument("generation_id", "must be a UUID as returned by GenerateImage") from None
-    if parsed.version != 7 or str(parsed) != generation_id.lower():
+    if parsed.version != 7 or str(parsed) != generation_id:
         raise InvalidArgument("generation_id", "must be a UUID as returned by GenerateImage")
     return datetime.fromtimestamp((parsed.int >> 80) / 1000, tz=timezone.utc)
 

@@ -1,0 +1,50 @@
+"""The Serve config files validate against Serve's own schema and our AppConfig."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+from pydantic import ValidationError
+from ray.serve.schema import ServeDeploySchema
+
+from services.config import AppConfig
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIGS = sorted((REPO / "config").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
+def test_config_files_validate(path):
+    document = yaml.safe_load(path.read_text())
+    ServeDeploySchema.model_validate(document)
+    for app in document["applications"]:
+        config = AppConfig.model_validate(app["args"])
+        assert config.default_model in {m.name for m in config.models}
+        for settings in (config.ingress, config.text_encoder, config.denoiser, config.vae_decoder):
+            assert set(settings.serve_options()) >= {"autoscaling_config", "ray_actor_options"}
+
+
+def test_local_config_names_the_servicers():
+    document = yaml.safe_load((REPO / "config" / "local.yaml").read_text())
+    functions = document["grpc_options"]["grpc_servicer_functions"]
+    assert "genmedia.v1.generation_pb2_grpc.add_GenerationServiceServicer_to_server" in functions
+    assert "grpc_health.v1.health_pb2_grpc.add_HealthServicer_to_server" in functions
+
+
+@pytest.mark.parametrize(
+    "args,fragment",
+    [
+        ({"models": []}, "at least 1"),
+        ({"models": [{"name": "A", "source": "preset:tiny-sd"}]}, "must match"),
+        ({"models": [{"name": "a", "source": "preset:tiny-sd"}], "default_model": "b"}, "not among"),
+        ({"models": [{"name": "a", "source": "x"}, {"name": "a", "source": "y"}]}, "unique"),
+        ({"models": [{"name": "a", "source": "x"}], "typo_field": 1}, "Extra inputs"),
+        ({"models": [{"name": "a", "source": "x"}], "denoiser": {"autoscaling": {"min_replicas": 3,
+                                                                               "max_replicas": 2}}}, "min_replicas"),
+        ({"models": [{"name": "a", "source": "x"}], "storage": {"backend": "s3"}}, "s3_bucket"),
+    ],
+)
+def test_bad_configs_fail_at_start(args, fragment):
+    with pytest.raises(ValidationError) as err:
+        AppConfig.model_validate(args)
+    assert fragment in str(err.value)
