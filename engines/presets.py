@@ -77,7 +77,16 @@ _PIPELINES: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-def _spec(name, family, description, *, size, steps, guidance, components) -> PresetSpec:
+def _spec(
+    name: str,
+    family: str,
+    description: str,
+    *,
+    size: int,
+    steps: int,
+    guidance: float,
+    components: configs.ComponentConfigs,
+) -> PresetSpec:
     pipeline_class, extras = _PIPELINES[family]
     return PresetSpec(
         name=name,
@@ -125,8 +134,13 @@ def get_preset(name: str) -> PresetSpec:
 @cache
 def _tokenizer_vocab_digest() -> str:
     vocab, merges = preset_tokenizers.clip_vocab_and_merges()
-    data = [vocab, merges, preset_tokenizers.t5_vocab(), preset_tokenizers.CLIP_MAX_LENGTH,
-            preset_tokenizers.T5_MAX_LENGTH]
+    data = [
+        vocab,
+        merges,
+        preset_tokenizers.t5_vocab(),
+        preset_tokenizers.CLIP_MAX_LENGTH,
+        preset_tokenizers.T5_MAX_LENGTH,
+    ]
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
@@ -275,7 +289,7 @@ def build_preset(name: str, dest: Path, *, seed: int = 0, dtype: torch.dtype = t
             "preset": spec.name,
             "fingerprint": preset_fingerprint(name),
             "seed": seed,
-            "dtype": str(dtype).removeprefix("torch."),
+            "dtype": _dtype_name(dtype),
         }
         _write_synced(tmp / MARKER_FILE, json.dumps(marker, indent=2, sort_keys=True) + "\n")
         tmp.chmod(0o755)  # mkdtemp makes it owner-only; a cache is read by other users too
@@ -314,13 +328,21 @@ def _replace_dir(src: Path, dest: Path) -> None:
 # --- cache ---------------------------------------------------------------------------------
 
 
-def is_complete(path: Path, fingerprint: str) -> bool:
-    """True if `path` holds a finished build whose marker records `fingerprint`."""
+def is_complete(path: Path, fingerprint: str, *, seed: int = 0, dtype: torch.dtype = torch.float32) -> bool:
+    """True if `path` holds a finished build with this `fingerprint`, `seed` and `dtype`."""
     try:
         marker = json.loads((Path(path) / MARKER_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return marker.get("fingerprint") == fingerprint
+    return (marker.get("fingerprint"), marker.get("seed"), marker.get("dtype")) == (
+        fingerprint,
+        seed,
+        _dtype_name(dtype),
+    )
+
+
+def _dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
 
 
 @contextlib.contextmanager
@@ -351,7 +373,8 @@ def ensure_preset(name: str, cache_dir: Path) -> Path:
     with _exclusive_lock(cache_dir / f".{dest.name}.lock"):
         if is_complete(dest, fingerprint):  # another process built it while we waited
             return dest
-        for leftover in cache_dir.glob(f".{dest.name}.building-*"):
-            shutil.rmtree(leftover, ignore_errors=True)
+        for pattern in (f".{dest.name}.building-*", f".{dest.name}.old-*"):
+            for leftover in cache_dir.glob(pattern):
+                shutil.rmtree(leftover, ignore_errors=True)
         build_preset(name, dest)
     return dest

@@ -48,3 +48,12 @@ def test_bad_configs_fail_at_start(args, fragment):
     with pytest.raises(ValidationError) as err:
         AppConfig.model_validate(args)
     assert fragment in str(err.value)
+
+
+def test_config_reference_is_fresh():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, str(REPO / "scripts" / "config_reference.py"), "--check"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

@@ -129,6 +129,13 @@ def test_concurrent_ensure_preset_builds_once(tmp_path: Path, monkeypatch) -> No
     assert presets.is_complete(results[0], preset_fingerprint("tiny-flux"))
 
 
+def test_ensure_preset_rebuilds_a_build_with_another_seed(tmp_path: Path) -> None:
+    dest = tmp_path / f"tiny-sd-{preset_fingerprint('tiny-sd')[:12]}"
+    build_preset("tiny-sd", dest, seed=7)
+    assert ensure_preset("tiny-sd", tmp_path) == dest
+    assert json.loads((dest / presets.MARKER_FILE).read_text())["seed"] == 0
+
+
 def test_ensure_preset_rebuilds_a_folder_without_marker(tmp_path: Path) -> None:
     dest = tmp_path / f"tiny-sd-{preset_fingerprint('tiny-sd')[:12]}"
     dest.mkdir()
