@@ -10,7 +10,7 @@ from diffusers.pipelines.flux.pipeline_flux import FluxPipeline
 
 from engines.embeddings import vae_scale_factor
 from engines.families import Family
-from engines.loading import LoadedParts
+from engines.loading import LoadedParts, thread_limit
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,10 @@ class VaeDecoderEngine:
     @torch.inference_mode()
     def decode(self, requests: list[DecodeRequest]) -> list[np.ndarray]:
         """Returns one uint8 NHWC array per request. Equal-shaped requests share one VAE forward."""
+        with thread_limit(self.parts.torch_threads):
+            return self._decode(requests)
+
+    def _decode(self, requests: list[DecodeRequest]) -> list[np.ndarray]:
         scaled = [self._unscale(r.latents, r.height, r.width) for r in requests]
         results: list[np.ndarray | None] = [None] * len(requests)
         groups: dict[tuple, list[int]] = {}

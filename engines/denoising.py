@@ -24,7 +24,7 @@ from diffusers.utils.torch_utils import randn_tensor
 
 from engines.embeddings import PromptEmbeddings, read_denoiser_config, uses_cfg, vae_scale_factor
 from engines.families import TRAITS, Family
-from engines.loading import LoadedParts
+from engines.loading import LoadedParts, thread_limit
 from engines.params import ImageParams
 from engines.schedulers import make_scheduler
 
@@ -205,6 +205,10 @@ class DenoiseEngine:
         """
         if len({job.group_key for job in jobs}) != 1:
             raise ValueError("jobs in one step must share a group_key")
+        with thread_limit(self.parts.torch_threads):
+            self._step(jobs)
+
+    def _step(self, jobs: list[DenoiseJob]) -> None:
         inputs = [self._model_input(job) for job in jobs]
         sizes = [x.shape[0] for x, _ in inputs]
         if len(jobs) == 1:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +51,21 @@ class LoadedParts:
     path: Path
     device: torch.device
     dtype: torch.dtype
+    torch_threads: int | None = None  # per-model override of the process's thread count
+
+
+@contextmanager
+def thread_limit(threads: int | None) -> Iterator[None]:
+    """Runs a block with `threads` torch intra-op threads (process-wide; stages call from one thread)."""
+    previous = torch.get_num_threads()
+    if threads is None or threads == previous:
+        yield
+        return
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def pick_device(spec: ModelSpec) -> torch.device:
@@ -80,7 +97,8 @@ def load_parts(spec: ModelSpec, cache_dir: Path, parts: set[str]) -> LoadedParts
         if isinstance(module, torch.nn.Module):
             module.eval().requires_grad_(False)
     logger.info("loaded %s parts %s of %s (%s) on %s", spec.name, sorted(parts & components), path, family.value, device)
-    return LoadedParts(pipeline=pipeline, family=family, path=path, device=device, dtype=dtype)
+    return LoadedParts(pipeline=pipeline, family=family, path=path, device=device, dtype=dtype,
+                       torch_threads=spec.torch_threads)
 
 
 def model_version(path: Path) -> str:

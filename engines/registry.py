@@ -41,6 +41,13 @@ class ModelSpec(BaseModel):
     precision: Precision = Field(default=Precision.FP32, description="Weights and activations dtype.")
     device: str = Field(default="auto", description="'auto' (cuda if available, else cpu), 'cpu', or 'cuda[:N]'.")
     runtime: Runtime = Field(default=Runtime.EAGER, description="How the denoiser runs.")
+    torch_threads: int | None = Field(
+        default=None, ge=1, le=256,
+        description=(
+            "torch intra-op threads for this model's stage calls; None keeps the deployment's. Small models "
+            "are overhead-bound: 1 thread avoids oversubscribing the cores other stages need."
+        ),
+    )
     default_width: int | None = Field(default=None, ge=64, le=2048, description="Overrides the model's default width.")
     default_height: int | None = Field(default=None, ge=64, le=2048, description="Overrides the default height.")
     default_steps: int | None = Field(default=None, ge=1, le=150, description="Overrides the default step count.")

@@ -12,7 +12,7 @@ import torch
 
 from engines.embeddings import PromptEmbeddings, read_denoiser_config, uses_cfg
 from engines.families import Family
-from engines.loading import LoadedParts
+from engines.loading import LoadedParts, thread_limit
 from genmedia.errors import InvalidArgument
 
 # T5 sequence lengths the pipelines use by default.
@@ -63,6 +63,10 @@ class TextEncoderEngine:
         Requests are grouped by (guidance on, negative given) because the pipelines treat those
         differently (SDXL zeroes a missing negative prompt); order of the result follows `requests`.
         """
+        with thread_limit(self.parts.torch_threads):
+            return self._encode(requests)
+
+    def _encode(self, requests: list[EncodeRequest]) -> list[PromptEmbeddings]:
         results: list[PromptEmbeddings | None] = [None] * len(requests)
         groups: dict[tuple[bool, bool], list[int]] = {}
         for i, req in enumerate(requests):

@@ -25,6 +25,7 @@ import gc
 import json
 import os
 import platform
+import secrets
 import signal
 import socket
 import statistics
@@ -73,7 +74,7 @@ def log(message: str) -> None:
 
 
 def serve_config(grpc_port: int, http_port: int, storage_root: Path, cache_dir: Path,
-                 gpu_model: str | None = None) -> dict[str, Any]:
+                 gpu_model: str | None = None, denoiser_threads: int = 2, vae_threads: int = 2) -> dict[str, Any]:
     """The temporary Serve config: config/local.yaml's shape, with the benchmark's models.
 
     Sizing for a 2-core machine, as config/local.yaml does. `num_cpus` is only what Ray reserves
@@ -90,7 +91,10 @@ def serve_config(grpc_port: int, http_port: int, storage_root: Path, cache_dir: 
         # device cpu: on a GPU machine these stay the CPU comparison (a replica given a GPU would
         # otherwise put them on cuda with device "auto").
         {"name": CPU_MODEL, "source": f"preset:{CPU_MODEL}", "device": "cpu"},
-        {"name": TINY_MODEL, "source": f"preset:{TINY_MODEL}", "device": "cpu"},
+        # The tiny model is overhead-bound: a second intra-op thread makes its steps slower and,
+        # under concurrent load, oversubscribes the cores the other stages need (measured: 8-client
+        # throughput 1.1x with 2 threads, 2.4x with 1). config/local.yaml sets the same.
+        {"name": TINY_MODEL, "source": f"preset:{TINY_MODEL}", "device": "cpu", "torch_threads": 1},
     ]
     gpus = {"text_encoder": 0.0, "denoiser": 0.0, "vae_decoder": 0.0}
     if gpu_model:
@@ -129,14 +133,14 @@ def serve_config(grpc_port: int, http_port: int, storage_root: Path, cache_dir: 
                 },
                 "denoiser": {
                     "actor": {"num_cpus": 1, "num_gpus": gpus["denoiser"]},
-                    "torch_threads": 2,
+                    "torch_threads": denoiser_threads,
                     "max_ongoing_requests": 32,
                     "max_batch_images": 8,
                     "autoscaling": {"min_replicas": 1, "max_replicas": 1},
                 },
                 "vae_decoder": {
                     "actor": {"num_cpus": 0.25, "num_gpus": gpus["vae_decoder"]},
-                    "torch_threads": 2,
+                    "torch_threads": vae_threads,
                     "max_ongoing_requests": 32,
                     "autoscaling": {"min_replicas": 1, "max_replicas": 1},
                 },
@@ -240,6 +244,28 @@ def free_port(avoid: set[int]) -> int:
             return port
 
 
+def process_label(pid: int) -> str:
+    """A short role name for one of the benchmark's processes."""
+    if pid == os.getpid():
+        return "bench(client)"
+    argv = [a for a in _cmdline(pid) if a]
+    if not argv:
+        return "?"
+    head = argv[0].strip()
+    if head.startswith("ray-dashboard-"):  # "ray-dashboard-JobHead-0 (python -c ...)"
+        return "dashboard-modules"
+    if head.startswith("ray::"):
+        name = head[5:].split()[0].split(".")[0]  # "ray::Actor.method" while it runs a task
+        return name.replace(f"ServeReplica:{APP_NAME}:", "")
+    base = Path(head).name
+    if base.startswith("python"):
+        if _is_serve_run(argv):
+            return "serve-run(driver)"
+        scripts = [a for a in argv[1:] if a.endswith(".py") and "/" in a and " " not in a and "'" not in a]
+        return Path(scripts[0]).stem if scripts else "python"
+    return base
+
+
 class CpuMeter:
     """CPU seconds used on this machine by processes that are not the benchmark's (other people's
     tests, say): the machine has few cores, so such load would land in the timings. The own
@@ -271,6 +297,33 @@ class CpuMeter:
             fields = text[text.rindex(")") + 2:].split()
             own += int(fields[11]) + int(fields[12])  # utime + stime
         return busy / self.TICK, own / self.TICK
+
+    def by_process(self) -> dict[int, tuple[int, float]]:
+        """{pid: (start ticks, cumulative CPU seconds)} of the own processes."""
+        out: dict[int, tuple[int, float]] = {}
+        for pid in self._own_pids():
+            try:
+                text = Path(f"/proc/{pid}/stat").read_text()
+            except OSError:
+                continue
+            fields = text[text.rindex(")") + 2:].split()
+            out[pid] = (int(fields[19]), (int(fields[11]) + int(fields[12])) / self.TICK)
+        return out
+
+    @staticmethod
+    def diff(before: dict[int, tuple[int, float]], after: dict[int, tuple[int, float]]) -> dict[str, float]:
+        """CPU seconds used between two snapshots, by process role (replica, proxy, raylet, ...).
+
+        By pid, not by name: Ray retitles a worker while it runs a task.
+        """
+        out: dict[str, float] = {}
+        for pid, (start, cpu) in after.items():
+            old = before.get(pid)
+            used = cpu - old[1] if old and old[0] == start else cpu  # a process started in between
+            if used > 0:
+                label = process_label(pid)
+                out[label] = out.get(label, 0.0) + used
+        return out
 
     @staticmethod
     def foreign_cores(before: tuple[float, float], after: tuple[float, float], seconds: float) -> float:
@@ -309,14 +362,21 @@ class Service:
         self.address = f"127.0.0.1:{port}"
         self.proc: subprocess.Popen | None = None
         self.tree: dict[int, int] = {}
+        # A new local Ray instance enables token authentication. Give this private instance a
+        # fresh random token of its own, so the short-lived stats driver can connect to it
+        # (and nothing else can), without reading any token file.
+        self.ray_env = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
+        self.ray_env_keys = ("RAY_AUTH_TOKEN_PATH",)  # must not point elsewhere
 
     def start(self) -> None:
-        env = dict(os.environ)
-        env.pop("RAY_ADDRESS", None)  # a fresh local Ray instance, not someone else's cluster
+        env = {**os.environ, **self.ray_env}
+        for key in ("RAY_ADDRESS", *self.ray_env_keys):
+            env.pop(key, None)
         env.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         with open(self.log_path, "wb") as out:
             self.proc = subprocess.Popen(
-                [str(BIN / "serve"), "run", str(self.config_path)],
+                # --address local: always a new Ray instance of our own, never someone else's cluster.
+                [str(BIN / "serve"), "run", "--address", "local", str(self.config_path)],
                 cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
@@ -340,12 +400,18 @@ class Service:
             self.tree.update(_descendants(self.proc.pid))
 
     def gcs_address(self) -> str | None:
+        """host:port of the service's Ray GCS (its port is dynamic: read from the session dir)."""
         for pid in _descendants(self.proc.pid):
             argv = _cmdline(pid)
-            if argv and Path(argv[0]).name == "gcs_server":
-                for arg in argv:
-                    if arg.startswith("--gcs_server_port="):
-                        return f"127.0.0.1:{arg.split('=', 1)[1]}"
+            if not argv or Path(argv[0]).name != "gcs_server":
+                continue
+            opts = dict(a[2:].split("=", 1) for a in argv[1:] if a.startswith("--") and "=" in a)
+            port = opts.get("gcs_server_port", "0")
+            if port == "0" and "session-dir" in opts:
+                files = sorted(Path(opts["session-dir"]).glob("gcs_server_port_*"))
+                port = files[0].read_text().strip() if files else "0"
+            if port != "0":
+                return f"{opts.get('node-ip-address', '127.0.0.1')}:{port}"
         return None
 
     def log_tail(self, lines: int = 40) -> str:
@@ -359,12 +425,16 @@ class Service:
             return
         self.snapshot()
         pgid = self.proc.pid  # start_new_session: the process is its group's leader
-        for sig, wait_s in ((signal.SIGINT, 60), (signal.SIGTERM, 15), (signal.SIGKILL, 10)):
+        # SIGINT to the `serve run` driver first (a Ctrl-C: it shuts Serve and its Ray instance
+        # down); a SIGINT to the whole group would also hit the raylet and workers mid-shutdown.
+        steps = ((signal.SIGINT, False, 45), (signal.SIGINT, True, 15), (signal.SIGTERM, True, 15),
+                 (signal.SIGKILL, True, 10))
+        for sig, group, wait_s in steps:
             if self.proc.poll() is not None:
                 break
-            log(f"stopping the service: {sig.name} to process group {pgid}")
+            log(f"stopping the service: {sig.name} to {'process group' if group else 'pid'} {pgid}")
             try:
-                os.killpg(pgid, sig)
+                (os.killpg if group else os.kill)(pgid, sig)
             except ProcessLookupError:
                 break
             try:
@@ -455,6 +525,7 @@ class Comparison:
     errors: list[str] = field(default_factory=list)
     foreign: list[float] = field(default_factory=list)  # foreign CPU load (cores) during each kept call
     discarded: int = 0  # calls measured again because other processes were busy
+    cpu: dict[str, dict[str, float]] = field(default_factory=dict)  # kind -> process role -> CPU s (sum)
 
     def report(self) -> dict[str, Any]:
         bare, e2e = summarize(self.bare), summarize(self.e2e)
@@ -467,9 +538,20 @@ class Comparison:
         out["foreign_load_cores"] = summarize(self.foreign)
         out["noisy_kept"] = sum(f > TARGET_QUIET for f in self.foreign)
         out["discarded_noisy"] = self.discarded
+        out["cpu_s_per_request"] = {
+            kind: _per(totals, len(getattr(self, kind))) for kind, totals in self.cpu.items()
+        }
         out["bare_stage_medians_s"] = _stage_medians(self.bare_stages)
         out["e2e_stage_medians_s"] = _stage_medians(self.e2e_stages)
         return out
+
+
+def _per(totals: dict[str, float], n: int) -> dict[str, float]:
+    """CPU seconds per request by process role, largest first, with the total."""
+    if not n:
+        return {}
+    rows = {k: v / n for k, v in sorted(totals.items(), key=lambda kv: -kv[1]) if v / n >= 0.0005}
+    return {"total": sum(totals.values()) / n, **rows}
 
 
 def _stage_medians(rows: list[dict[str, float]]) -> dict[str, float]:
@@ -542,12 +624,13 @@ def compare(service: Service, spec: ModelSpec, cache_dir: Path, case: dict[str, 
                 for kind in order:
                     for attempt in range(quiet.retries + 1):
                         time.sleep(settle_s)  # let the other side's threads go idle
-                        before = METER.sample()
+                        before, cpu_before = METER.sample(), METER.by_process()
                         if kind == "bare":
                             seconds, stages = bare_call(parts, info, prompt, seed, case)
                         else:
                             seconds, stages = e2e_call(client, spec.name, prompt, seed, case)
                         foreign = METER.foreign_cores(before, METER.sample(), seconds)
+                        cpu = METER.diff(cpu_before, METER.by_process())
                         noisy = foreign > quiet.threshold
                         log(f"{spec.name} {'run' if timed else 'warm-up'} {i}: {kind} {seconds:.3f} s"
                             f"{f'  (foreign load {foreign:.2f} cores)' if foreign > 0.05 else ''}")
@@ -560,6 +643,9 @@ def compare(service: Service, spec: ModelSpec, cache_dir: Path, case: dict[str, 
                         getattr(comparison, kind).append(seconds)
                         getattr(comparison, f"{kind}_stages").append(stages)
                         comparison.foreign.append(foreign)
+                        totals = comparison.cpu.setdefault(kind, {})
+                        for label, value in cpu.items():
+                            totals[label] = totals.get(label, 0.0) + value
     finally:
         del parts
         gc.collect()
@@ -594,13 +680,17 @@ def throughput_phase(address: str, clients: int, total: int, seed_base: int) -> 
     for t in threads:
         t.start()
     barrier.wait()
-    before = METER.sample()
+    before, cpu_before = METER.sample(), METER.by_process()
     start = time.perf_counter()
     for t in threads:
         t.join()
     seconds = time.perf_counter() - start
+    after = METER.sample()
+    cpu = METER.diff(cpu_before, METER.by_process())
     return {
-        "foreign_load_cores": METER.foreign_cores(before, METER.sample(), seconds),
+        "foreign_load_cores": METER.foreign_cores(before, after, seconds),
+        "machine_busy_cores": (after[0] - before[0]) / seconds,
+        "cpu_s_per_image": _per(cpu, len(latencies)),
         "clients": clients, "requests": total, "ok": len(latencies), "errors": len(errors),
         "error_samples": errors[:3], "seconds": seconds, "images_per_s": len(latencies) / seconds,
         "latency_s": summarize(latencies),
@@ -611,20 +701,26 @@ _STATS_CODE = r"""
 import json, sys, ray
 from ray import serve
 ray.init(address=sys.argv[1], namespace="serve", log_to_driver=False, logging_level="ERROR")
-handle = serve.get_deployment_handle("Denoiser", app_name=sys.argv[2])
-print("STATS=" + json.dumps(handle.stats.remote().result(timeout_s=60)))
+stats = {name: serve.get_deployment_handle(name, app_name=sys.argv[2]).stats.remote().result(timeout_s=60)
+         for name in ("Denoiser", "VAEDecoder")}
+print("STATS=" + json.dumps(stats))
 """
 
 
 def denoiser_stats(service: Service) -> dict | None:
-    """The Denoiser's steps_run and recent batch sizes, read by a short-lived Ray driver."""
+    """The Denoiser's steps_run and recent batch sizes and the VAEDecoder's recent batch sizes,
+    read by a short-lived Ray driver (outside any timed window)."""
     address = service.gcs_address()
     if address is None:
         return None
     try:
+        env = {**os.environ, **service.ray_env}
+        for key in ("RAY_ADDRESS", *service.ray_env_keys):
+            env.pop(key, None)
         out = subprocess.run([sys.executable, "-c", _STATS_CODE, address, APP_NAME], cwd=REPO,
-                             capture_output=True, text=True, timeout=120, env={**os.environ, "RAY_ADDRESS": ""})
+                             capture_output=True, text=True, timeout=120, env=env)
     except subprocess.TimeoutExpired:
+        log("reading the stage stats timed out")
         return None
     for line in out.stdout.splitlines():
         if line.startswith("STATS="):
@@ -633,18 +729,35 @@ def denoiser_stats(service: Service) -> dict | None:
     return None
 
 
-def batch_report(before: dict | None, after: dict | None, image_steps: int) -> dict[str, Any] | None:
+def batch_report(before: dict | None, after: dict | None, images: int, steps_per_image: int) -> dict[str, Any] | None:
+    """Batch sizes the Denoiser (images per step) and the VAEDecoder (decodes per call) ran in a phase."""
     if not before or not after:
         return None
-    steps = after["steps_run"] - before["steps_run"]
-    if steps <= 0:
-        return None
-    recent = after["batch_sizes"][-steps:] if steps <= len(after["batch_sizes"]) else after["batch_sizes"]
+    out: dict[str, Any] = {}
+    steps = after["Denoiser"]["steps_run"] - before["Denoiser"]["steps_run"]
+    sizes = after["Denoiser"]["batch_sizes"]
+    if steps > 0:
+        recent = sizes[-steps:]
+        out["denoiser"] = {"steps_run": steps, "mean": images * steps_per_image / steps, "max": max(recent),
+                           "histogram": _histogram(recent), "histogram_of_last_steps": len(recent)}
+    # Every image of the phase went through exactly one decode batch: walk back until they add up.
+    vae, total = [], 0
+    for size in reversed(after["VAEDecoder"]["batch_sizes"]):
+        if total >= images:
+            break
+        vae.append(size)
+        total += size
+    if vae:
+        out["vae_decoder"] = {"calls": len(vae), "mean": total / len(vae), "max": max(vae),
+                              "histogram": _histogram(vae), "complete": total == images}
+    return out
+
+
+def _histogram(sizes: list[int]) -> dict[int, int]:
     histogram: dict[int, int] = {}
-    for size in recent:
+    for size in sizes:
         histogram[size] = histogram.get(size, 0) + 1
-    return {"steps_run": steps, "mean_batch": image_steps / steps, "max_batch": max(recent, default=0),
-            "histogram_recent": dict(sorted(histogram.items())), "histogram_of_last": len(recent)}
+    return dict(sorted(histogram.items()))
 
 
 def throughput(service: Service, args, quiet: Quiet) -> dict[str, Any]:
@@ -667,7 +780,7 @@ def throughput(service: Service, args, quiet: Quiet) -> dict[str, Any]:
             log(f"{TINY_MODEL}: {clients} client(s), {total} requests in all")
             row = throughput_phase(address, clients, total, seed_base + attempt * 10_000_000)
             after = denoiser_stats(service)
-            row["denoiser_batches"] = batch_report(before, after, row["ok"] * steps)
+            row["batches"] = batch_report(before, after, row["ok"], steps)
             log(f"  {row['images_per_s']:.2f} images/s in {row['seconds']:.1f} s, "
                 f"foreign load {row['foreign_load_cores']:.2f} cores")
             if row["foreign_load_cores"] <= quiet.threshold:
@@ -705,6 +818,16 @@ def _ms(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds * 1000:9.1f}"
 
 
+def _cpu_text(per: dict[str, float], top: int = 9) -> str:
+    items = list(per.items())
+    total = dict(items).get("total", 0.0)
+    rest = [(k, v) for k, v in items if k != "total"]
+    text = ", ".join(f"{k} {v * 1000:.0f}" for k, v in rest[:top])
+    if len(rest) > top:
+        text += f", others {sum(v for _, v in rest[top:]) * 1000:.0f}"
+    return f"total {total * 1000:.0f} = {text}"
+
+
 def comparison_table(c: dict[str, Any]) -> list[str]:
     lines = [f"{c['model']} {c['width']}x{c['height']}, {c['steps']} steps, guidance {c['guidance']}, "
              f"sequential, n={c['bare_s'].get('n', 0)} timed (interleaved bare/e2e)"]
@@ -731,6 +854,9 @@ def comparison_table(c: dict[str, Any]) -> list[str]:
                          f"{_ms(e.get('decode_s'))}  {_ms(e.get('queued_s'))}  {_ms(e.get('store_s'))}  "
                          f"{_ms(e.get('client_overhead_s'))}  {_ms(e.get('total_s'))}")
             lines.append("  (e2e 'other' = client wall - server total_s: gRPC, proxy, routing, manifest, reply)")
+    for kind, per in c.get("cpu_s_per_request", {}).items():
+        if per:
+            lines.append(f"  CPU ms per request, {kind}: " + _cpu_text(per))
     f = c.get("foreign_load_cores", {})
     if f.get("n"):
         lines.append(f"  other processes' CPU load during kept calls: median {f['p50']:.2f}, max {f['max']:.2f} cores; "
@@ -746,7 +872,8 @@ def print_report(report: dict[str, Any]) -> None:
            f"machine: {m['cpu_count']} CPUs (affinity {m.get('affinity_cpus', '?')}), processor "
            f"{m['processor']!r}, {m['platform']}", f"python {m['python']}, torch {m['torch']}, "
            f"CUDA: {'yes (' + m.get('gpu', '') + ')' if m['cuda'] else 'no'}",
-           f"service start to SERVING: {report.get('service_start_s', float('nan')):.1f} s", ""]
+           f"service start to SERVING: {report.get('service_start_s', float('nan')):.1f} s; torch_threads: "
+           f"text 1, denoiser {report['args']['denoiser_threads']}, vae {report['args']['vae_threads']}", ""]
     for c in report.get("latency", []):
         out += comparison_table(c) + [""]
     gpu = report.get("gpu")
@@ -759,13 +886,21 @@ def print_report(report: dict[str, Any]) -> None:
                    f"{'p50 ms':>9}  {'p95 ms':>9}  {'foreign':>7}  denoiser batch: mean / max  histogram")
         for row in (t["single"], t["concurrent"]):
             lat = row["latency_s"]
-            bat = row.get("denoiser_batches")
-            bat_text = f"{bat['mean_batch']:.2f} / {bat['max_batch']}  {bat['histogram_recent']}" if bat else "n/a"
-            # 'foreign': cores other processes used during the phase (should be ~0)
+            bat = (row.get("batches") or {}).get("denoiser")
+            bat_text = f"{bat['mean']:.2f} / {bat['max']}  {bat['histogram']}" if bat else "n/a"
+            if bat and bat["histogram_of_last_steps"] < bat["steps_run"]:
+                bat_text += f" (histogram: last {bat['histogram_of_last_steps']} of {bat['steps_run']} steps)"
             out.append(f"  {row['clients']:>7}  {row['requests']:>8}  {row['errors']:>6}  {row['seconds']:>8.2f}  "
                        f"{row['images_per_s']:>9.2f}  {_ms(lat.get('p50'))}  {_ms(lat.get('p95'))}  "
                        f"{row['foreign_load_cores']:>7.2f}  {bat_text}")
         out.append("  (foreign: average cores used by processes outside the benchmark during the phase)")
+        for row in (t["single"], t["concurrent"]):
+            vae = (row.get("batches") or {}).get("vae_decoder")
+            if vae:
+                out.append(f"  {row['clients']} client(s): VAE decode batches mean {vae['mean']:.2f}, max {vae['max']}, "
+                           f"{vae['histogram']}")
+            out.append(f"  {row['clients']} client(s): machine busy {row['machine_busy_cores']:.2f} cores; "
+                       f"CPU ms per image: {_cpu_text(row['cpu_s_per_image'])}")
         out.append(f"  ratio {CONCURRENT_CLIENTS} clients / 1 client: {t['ratio']:.2f}x   "
                    f"target >= {t['target_ratio']:.1f}x: {'PASS' if t['pass'] else 'FAIL'}")
     if report.get("error"):
@@ -794,6 +929,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="cores other processes may use during a timed call before it is measured again")
     p.add_argument("--retries", type=int, default=4, help="re-measurements of a disturbed call")
     p.add_argument("--quiet-wait", type=float, default=120.0, help="longest wait for a quiet machine, seconds")
+    p.add_argument("--denoiser-threads", type=int, default=2, help="torch_threads of the Denoiser (experiments)")
+    p.add_argument("--vae-threads", type=int, default=2, help="torch_threads of the VAEDecoder (experiments)")
+    p.add_argument("--skip-latency", action="store_true", help="only the throughput phases")
     p.add_argument("--skip-throughput", action="store_true", help="only the latency comparison")
     p.add_argument("--start-timeout", type=float, default=300.0, help="seconds to wait for SERVING")
     p.add_argument("--wait-others", type=float, default=900.0,
@@ -817,13 +955,17 @@ def main(argv: list[str] | None = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_sigterm)
+    # Started with `&` from a script, this process (and so `serve run`) would ignore SIGINT; the
+    # service is stopped with a SIGINT, so restore the default for us and our children.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     workdir = Path(tempfile.mkdtemp(prefix="genmedia-bench-"))
     service: Service | None = None
     status = 0
     try:
         wait_for_machine(args.wait_others, args.port)
         http_port = free_port({args.port})
-        config = serve_config(args.port, http_port, workdir / "artifacts", cache_dir, gpu_model)
+        config = serve_config(args.port, http_port, workdir / "artifacts", cache_dir, gpu_model,
+                              args.denoiser_threads, args.vae_threads)
         config_path = workdir / "serve.yaml"
         config_path.write_text(yaml.safe_dump(config, sort_keys=False))
         log(f"serve config: {config_path} (gRPC {args.port}, HTTP {http_port})")
@@ -846,10 +988,11 @@ def main(argv: list[str] | None = None) -> int:
         quiet = Quiet(args.max_foreign_load, args.retries, args.quiet_wait)
         METER.service = service
         METER.wait_quiet(quiet.threshold, quiet.max_wait_s)
-        comparison = compare(service, cpu_spec, cache_dir, CPU_CASE, args.requests, args.warmup, args.settle, 2,
-                             quiet)
-        report["latency"].append(comparison.report())
-        if gpu_model:
+        if not args.skip_latency:
+            comparison = compare(service, cpu_spec, cache_dir, CPU_CASE, args.requests, args.warmup, args.settle, 2,
+                                 quiet)
+            report["latency"].append(comparison.report())
+        if gpu_model and not args.skip_latency:
             gpu_spec = ModelSpec(name=gpu_model, source=f"preset:{gpu_model}", precision="fp16", device="cuda")
             comparison = compare(service, gpu_spec, cache_dir, GPU_CASE, args.requests, args.warmup, args.settle,
                                  None, quiet)

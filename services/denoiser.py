@@ -11,7 +11,7 @@ from engines.embeddings import PromptEmbeddings
 from engines.loading import DENOISE_PARTS, load_parts
 from engines.params import ImageParams
 from engines.registry import Runtime
-from engines.step_batching import StepBatcher
+from engines.step_batching import DenoiseResult, StepBatcher
 from genmedia.errors import InvalidArgument
 from services.config import AppConfig
 from services.runtime import configure_replica
@@ -35,6 +35,13 @@ class Denoiser:
             raise InvalidArgument("model", f"unknown model {params.model!r}")
         async for event in self._batcher.submit(params, embeddings, preview):
             yield event
+
+    async def denoise_to_end(self, params: ImageParams, embeddings: PromptEmbeddings) -> DenoiseResult:
+        """The final DenoiseResult only: unary requests skip one Ray message per step."""
+        async for event in self.denoise(params, embeddings, False):
+            if isinstance(event, DenoiseResult):
+                return event
+        raise RuntimeError("denoising ended without a result")
 
     def stats(self) -> dict:
         return {"steps_run": self._batcher.steps_run, "batch_sizes": list(self._batcher.batch_sizes)}

@@ -40,6 +40,7 @@ class ImageJob:
     fmt: ImageFormat
     return_bytes: bool
     preview: bool
+    stream_steps: bool = True  # False for unary calls: no per-step messages between deployments
     admitted_at: float = field(default_factory=time.perf_counter)
 
 
@@ -98,16 +99,19 @@ class ImageGeneration:
 
         t = time.perf_counter()
         latents = None
-        stream = self.denoiser.options(stream=True).denoise.remote(p, embeddings, job.preview)
-        try:
-            async for event in stream:
-                if isinstance(event, StepEvent):
-                    yield event
-                elif isinstance(event, DenoiseResult):
-                    latents = event.latents
-        finally:
-            if latents is None:
-                stream.cancel()  # the client left or a stage failed: free the denoiser slot now
+        if job.stream_steps:
+            stream = self.denoiser.options(stream=True).denoise.remote(p, embeddings, job.preview)
+            try:
+                async for event in stream:
+                    if isinstance(event, StepEvent):
+                        yield event
+                    elif isinstance(event, DenoiseResult):
+                        latents = event.latents
+            finally:
+                if latents is None:
+                    stream.cancel()  # the client left or a stage failed: free the denoiser slot now
+        else:
+            latents = (await self.denoiser.denoise_to_end.remote(p, embeddings)).latents
         if latents is None:
             raise Unavailable("the denoiser ended without a result; retry")
         timings["denoise_s"] = time.perf_counter() - t

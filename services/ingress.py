@@ -102,7 +102,7 @@ class Ingress:
     async def GenerateImage(self, request: pb.ImageRequest, grpc_context=None) -> pb.GenerationResult:
         try:
             result = None
-            async for event in self._generate(request):  # consumed to the end: the claim must close
+            async for event in self._generate(request, stream_steps=False):  # to the end: the claim must close
                 if isinstance(event, pb.GenerationResult):
                     result = event
             if result is None:
@@ -148,7 +148,7 @@ class Ingress:
             return pb.GenerationResult()
 
     # --- the shared path -------------------------------------------------------------------
-    async def _generate(self, request: pb.ImageRequest) -> AsyncIterator:
+    async def _generate(self, request: pb.ImageRequest, stream_steps: bool = True) -> AsyncIterator:
         """Yields the generation id (str), internal events, and finally a GenerationResult."""
         raw = convert.raw_fields(request)
         fmt = convert.image_format(request)
@@ -166,7 +166,7 @@ class Ingress:
                 result = self._result(record, {})
             else:
                 job = ImageJob(new_generation_id(), self.tenant, params, info.version, fmt,
-                               request.return_bytes, request.preview)
+                               request.return_bytes, request.preview, stream_steps)
                 yield job.generation_id
                 position = self._in_flight
                 self._in_flight += 1
