@@ -7,17 +7,19 @@ once (services/grpc_status.py): no exception reaches Ray Serve, so no traceback 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 from typing import AsyncIterator
 
+import grpc
 from grpc_health.v1 import health_pb2
 from ray import serve
 
-from engines.params import MAX_SEED, resolve_image_params
+from engines.params import MAX_SEED, RawImageFields, resolve_image_params
 from engines.registry import ModelInfo
 from engines.step_batching import StepEvent
-from genmedia.errors import GenMediaError, InvalidArgument
+from genmedia.errors import InvalidArgument, Unavailable
 from genmedia.v1 import generation_pb2 as pb
 from services import convert
 from services.config import AppConfig
@@ -30,6 +32,8 @@ from storage import open_store
 logger = logging.getLogger("genmedia.ingress")
 
 SERVICE_NAMES = ("", "genmedia.v1.GenerationService")
+# A request that arrives during start-up waits this long for warm-up before UNAVAILABLE.
+READY_WAIT_S = 30.0
 
 
 @serve.deployment(name="Ingress")
@@ -55,9 +59,9 @@ class Ingress:
                 self._infos = await self.text_encoder.model_infos.remote()
                 if self.config.ingress.warmup:
                     for info in self._infos.values():
-                        params = resolve_image_params(convert.RawImageFields(prompt="warm-up", model=info.name),
+                        params = resolve_image_params(RawImageFields(prompt="warm-up", model=info.name),
                                                       info, seed_if_unset=0)
-                        params = params.__class__(**{**params.__dict__, "steps": min(params.steps, 2)})
+                        params = dataclasses.replace(params, steps=min(params.steps, 2))
                         job = ImageJob(new_generation_id(), self.tenant, params, info.version,
                                        convert.image_format(pb.ImageRequest()), False, False)
                         async for _ in self.generation.run(job, 0, store=False):
@@ -71,7 +75,10 @@ class Ingress:
 
     async def _model_info(self, name: str) -> ModelInfo:
         if not self._ready.is_set():
-            await asyncio.wait_for(asyncio.shield(self._ready.wait()), timeout=300)
+            try:
+                await asyncio.wait_for(asyncio.shield(self._ready.wait()), timeout=READY_WAIT_S)
+            except asyncio.TimeoutError:
+                raise Unavailable("the models are still loading; retry shortly") from None
         info = self._infos.get(name or self.config.default_model)
         if info is None:
             known = ", ".join(sorted(self._infos))
@@ -81,8 +88,6 @@ class Ingress:
     # --- grpc.health.v1.Health -------------------------------------------------------------
     async def Check(self, request: health_pb2.HealthCheckRequest, grpc_context=None) -> health_pb2.HealthCheckResponse:
         if request.service not in SERVICE_NAMES:
-            import grpc
-
             grpc_context.set_code(grpc.StatusCode.NOT_FOUND)
             grpc_context.set_details(f"unknown service {request.service!r}")
             return health_pb2.HealthCheckResponse()
@@ -155,8 +160,6 @@ class Ingress:
         key = convert.idempotency_key(request)
         info = await self._model_info(raw.model)
         params = resolve_image_params(raw, info, seed_if_unset=random.SystemRandom().randint(0, MAX_SEED))
-        if params.model != raw.model and raw.model:
-            raise InvalidArgument("model", f"unknown model {raw.model!r}")
         result: pb.GenerationResult | None = None
         async with self.idempotency.claim(self.tenant, key) as claim:
             if claim.existing_id is not None:

@@ -30,7 +30,8 @@ def serve_config(app_args: dict, grpc_port: int, http_port: int) -> dict:
         "http_options": {"host": "127.0.0.1", "port": http_port},
         "grpc_options": {"port": grpc_port, "grpc_servicer_functions": SERVICER_FUNCTIONS},
         "applications": [
-            {"name": "genmedia", "route_prefix": "/genmedia", "import_path": "services.app:build_app", "args": app_args}
+            {"name": "genmedia", "route_prefix": "/genmedia", "import_path": "services.app:build_app",
+             "logging_config": {"enable_access_log": False}, "args": app_args}
         ],
     }
 
