@@ -66,26 +66,16 @@ class CpuMeter:
         with open("/proc/stat") as f:
             cpu = [int(x) for x in f.readline().split()[1:]]
         busy = sum(cpu[:8]) - cpu[3] - cpu[4]  # all but idle and iowait (guest is inside user)
-        own = 0
-        for pid in self._own_pids():
-            try:
-                text = Path(f"/proc/{pid}/stat").read_text()
-            except OSError:
-                continue
-            fields = text[text.rindex(")") + 2:].split()
-            own += int(fields[11]) + int(fields[12])  # utime + stime
+        own = sum(int(f[11]) + int(f[12]) for f in map(_stat_fields, self._own_pids()) if f)  # utime + stime
         return busy / self.TICK, own / self.TICK
 
     def by_process(self) -> dict[int, tuple[int, float]]:
         """{pid: (start ticks, cumulative CPU seconds)} of the own processes."""
         out: dict[int, tuple[int, float]] = {}
         for pid in self._own_pids():
-            try:
-                text = Path(f"/proc/{pid}/stat").read_text()
-            except OSError:
-                continue
-            fields = text[text.rindex(")") + 2:].split()
-            out[pid] = (int(fields[19]), (int(fields[11]) + int(fields[12])) / self.TICK)
+            fields = _stat_fields(pid)
+            if fields:
+                out[pid] = (int(fields[19]), (int(fields[11]) + int(fields[12])) / self.TICK)
         return out
 
     @staticmethod
@@ -139,3 +129,12 @@ class Quiet:
     threshold: float = TARGET_QUIET
     retries: int = 4
     max_wait_s: float = 120.0
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """Fields of /proc/<pid>/stat after the command name (index 0 is the state), or None if gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2 :].split()

@@ -35,81 +35,36 @@ from loadtests.procfs import all_pids, cmdline, descendants, is_serve_run, proc_
 
 def serve_config(grpc_port: int, http_port: int, storage_root: Path, cache_dir: Path,
                  gpu_model: str | None = None, denoiser_threads: int = 2, vae_threads: int = 2) -> dict[str, Any]:
-    """The temporary Serve config: config/local.yaml's shape, with the benchmark's models.
+    """The temporary Serve config: the shipped config/local.yaml with the benchmark's models.
 
-    Sizing for a 2-core machine, as config/local.yaml does. `num_cpus` is only what Ray reserves
-    when placing a replica, not a limit: 0.25 + 0.25 + 1 + 0.25 = 1.75 <= 2, so all four
-    replicas fit on the node (Serve's controller and proxies reserve 0) with no autoscaler wait.
-    What really divides the two cores is `torch_threads`: the denoiser (the 20-step hot loop) gets
-    both cores, since during one request no other stage is busy while it runs; the VAE decoder
-    runs after denoising, so it may use both cores too; the text encoder is a few milliseconds a
-    prompt and keeps 1 thread so that it never competes with a running denoise. Giving every
-    stage 2 threads on 2 cores is what the bare pipeline does in-process (set_num_threads(2)),
-    so the comparison is like for like; more threads than cores would oversubscribe under load.
+    The deployment sizing (num_cpus, torch_threads, queue limits, access logs off) is read from
+    config/local.yaml, so the benchmark measures what `make serve` runs; only the models, ports,
+    paths and (for experiments) the stage thread counts are replaced. On a GPU run the stages get
+    GPU fractions.
     """
+    config = yaml.safe_load((REPO / "config" / "local.yaml").read_text())
+    config["http_options"]["port"] = http_port
+    config["grpc_options"]["port"] = grpc_port
+    app = config["applications"][0]
+    app["name"] = APP_NAME
+    args = app["args"]
     models: list[dict[str, Any]] = [
         # device cpu: on a GPU machine these stay the CPU comparison (a replica given a GPU would
         # otherwise put them on cuda with device "auto").
         {"name": CPU_MODEL, "source": f"preset:{CPU_MODEL}", "device": "cpu"},
-        # The tiny model is overhead-bound: a second intra-op thread makes its steps slower and,
-        # under concurrent load, oversubscribes the cores the other stages need (measured: 8-client
-        # throughput 1.1x with 2 threads, 2.4x with 1). config/local.yaml sets the same.
+        # Overhead-bound: one thread, as config/local.yaml sets for every tiny preset (measured:
+        # 8-client throughput 1.1x with 2 threads, 2.1-2.4x with 1).
         {"name": TINY_MODEL, "source": f"preset:{TINY_MODEL}", "device": "cpu", "torch_threads": 1},
     ]
-    gpus = {"text_encoder": 0.0, "denoiser": 0.0, "vae_decoder": 0.0}
     if gpu_model:
         models.append({"name": gpu_model, "source": f"preset:{gpu_model}", "precision": "fp16", "device": "cuda"})
-        gpus = {"text_encoder": 0.1, "denoiser": 0.6, "vae_decoder": 0.2}
-    return {
-        "proxy_location": "HeadOnly",
-        "http_options": {"host": "127.0.0.1", "port": http_port},
-        "grpc_options": {
-            "port": grpc_port,
-            "grpc_servicer_functions": [
-                "genmedia.v1.generation_pb2_grpc.add_GenerationServiceServicer_to_server",
-                "grpc_health.v1.health_pb2_grpc.add_HealthServicer_to_server",
-            ],
-        },
-        "applications": [{
-            "name": APP_NAME,
-            "route_prefix": "/genmedia",
-            "import_path": "services.app:build_app",
-            # As config/local.yaml: no per-call access-log line in every replica (measurable CPU
-            # per hop on 2 cores); errors and our own logs still go to the Serve logs.
-            "logging_config": {"enable_access_log": False},
-            "args": {
-                "models": models,
-                "default_model": CPU_MODEL,
-                "cache_dir": str(cache_dir),
-                "storage": {"backend": "local", "local_root": str(storage_root)},
-                "ingress": {
-                    "actor": {"num_cpus": 0.25},
-                    "max_ongoing_requests": 64,
-                    "max_queued_requests": 256,
-                    "autoscaling": {"min_replicas": 1, "max_replicas": 2, "target_ongoing_requests": 16},
-                },
-                "text_encoder": {
-                    "actor": {"num_cpus": 0.25, "num_gpus": gpus["text_encoder"]},
-                    "torch_threads": 1,
-                    "max_ongoing_requests": 32,
-                    "autoscaling": {"min_replicas": 1, "max_replicas": 1},
-                },
-                "denoiser": {
-                    "actor": {"num_cpus": 1, "num_gpus": gpus["denoiser"]},
-                    "torch_threads": denoiser_threads,
-                    "max_ongoing_requests": 32,
-                    "max_batch_images": 8,
-                    "autoscaling": {"min_replicas": 1, "max_replicas": 1},
-                },
-                "vae_decoder": {
-                    "actor": {"num_cpus": 0.25, "num_gpus": gpus["vae_decoder"]},
-                    "torch_threads": vae_threads,
-                    "max_ongoing_requests": 32,
-                    "autoscaling": {"min_replicas": 1, "max_replicas": 1},
-                },
-            },
-        }],
-    }
+        for stage, fraction in {"text_encoder": 0.1, "denoiser": 0.6, "vae_decoder": 0.2}.items():
+            args[stage]["actor"]["num_gpus"] = fraction
+    args.update(models=models, default_model=CPU_MODEL, cache_dir=str(cache_dir),
+                storage={"backend": "local", "local_root": str(storage_root)})
+    args["denoiser"]["torch_threads"] = denoiser_threads
+    args["vae_decoder"]["torch_threads"] = vae_threads
+    return config
 
 
 def write_serve_config(path: Path, config: dict[str, Any]) -> None:
