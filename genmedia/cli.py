@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import urllib.request
 from pathlib import Path
@@ -114,6 +115,19 @@ def _generate_image(client: GenmediaClient, args) -> int:
     return 0
 
 
+def serve_command(config: str) -> list[str]:
+    """`serve run <config>` with Ray's `serve` from this interpreter's environment.
+
+    Looked up beside sys.executable first: `.venv/bin/genmedia` is usually run without activating
+    the venv, so `serve` is not on PATH. Raises FileNotFoundError if Ray Serve is not installed.
+    """
+    beside = Path(sys.executable).parent / "serve"
+    found = str(beside) if beside.is_file() else shutil.which("serve")
+    if found is None:
+        raise FileNotFoundError("Ray Serve's `serve` command was not found; run scripts/bootstrap.sh")
+    return [found, "run", config]
+
+
 def _code(value: int):
     return next(c for c in grpc.StatusCode if c.value[0] == value)
 
@@ -121,7 +135,8 @@ def _code(value: int):
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
-        os.execvp("serve", ["serve", "run", args.config])
+        command = serve_command(args.config)
+        os.execv(command[0], command)
     with GenmediaClient(args.address) as client:
         try:
             if args.command == "generate":
