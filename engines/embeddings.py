@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from engines.families import Family
+from engines.families import TRAITS, Family
 
 
 @dataclass
@@ -26,10 +26,6 @@ class PromptEmbeddings:
     text_ids: torch.Tensor | None = None
     cache_hit: bool = field(default=False, compare=False)
 
-    def nbytes(self) -> int:
-        tensors = (self.prompt, self.negative, self.pooled, self.negative_pooled, self.text_ids)
-        return sum(t.numel() * t.element_size() for t in tensors if t is not None)
-
 
 def uses_cfg(family: Family, guidance_scale: float, denoiser_config: dict) -> bool:
     """Whether the pipeline runs classifier-free guidance (a negative branch), as diffusers decides."""
@@ -41,8 +37,8 @@ def uses_cfg(family: Family, guidance_scale: float, denoiser_config: dict) -> bo
 
 
 def read_denoiser_config(path: Path, family: Family) -> dict:
-    sub = "transformer" if family in (Family.SD3, Family.FLUX) else "unet"
-    return json.loads((path / sub / "config.json").read_text())
+    """The UNet's or transformer's config.json of a diffusers folder."""
+    return json.loads((path / TRAITS[family].denoiser_attr / "config.json").read_text())
 
 
 def vae_scale_factor(path: Path) -> int:

@@ -19,6 +19,7 @@ import diffusers
 import torch
 
 from engines import presets
+from engines.embeddings import read_denoiser_config, vae_scale_factor
 from engines.families import TRAITS, Family, family_of_pipeline_class
 from engines.registry import ModelInfo, ModelSpec, Precision
 from engines.schedulers import scheduler_name_of
@@ -74,16 +75,11 @@ def pick_device(spec: ModelSpec) -> torch.device:
     return torch.device(spec.device)
 
 
-def read_family(path: Path) -> Family:
-    index = json.loads((path / "model_index.json").read_text())
-    return family_of_pipeline_class(index["_class_name"])
-
-
 def load_parts(spec: ModelSpec, cache_dir: Path, parts: set[str]) -> LoadedParts:
     """Resolves `spec.source` and loads only the named components onto the model's device."""
     path = resolve_source(spec.source, cache_dir)
-    family = read_family(path)
     index = json.loads((path / "model_index.json").read_text())
+    family = family_of_pipeline_class(index["_class_name"])
     components = {k for k, v in index.items() if not k.startswith("_") and isinstance(v, list)}
     skipped = {name: None for name in components - parts}
     dtype = DTYPES[spec.precision]
@@ -147,12 +143,8 @@ def model_info(spec: ModelSpec, parts: LoadedParts) -> ModelInfo:
 
 def _native_size(parts: LoadedParts) -> tuple[int, int]:
     """The size the model was trained at: sample_size x VAE scale, as the pipelines default to."""
-    vae_config = json.loads((parts.path / "vae" / "config.json").read_text())
-    scale = 2 ** (len(vae_config["block_out_channels"]) - 1)
-    sub = TRAITS[parts.family].denoiser_attr
-    denoiser_config = json.loads((parts.path / sub / "config.json").read_text())
-    sample = denoiser_config.get("sample_size") or 64
+    sample = read_denoiser_config(parts.path, parts.family).get("sample_size") or 64
     if parts.family is Family.FLUX:
         sample = 128  # FluxPipeline.default_sample_size
-    side = int(sample) * scale
+    side = int(sample) * vae_scale_factor(parts.path)
     return side, side
