@@ -110,6 +110,11 @@ class DenoiseEngine:
         )
         return job
 
+    def _initial_noise(self, params: ImageParams, n: int, generator: torch.Generator) -> torch.Tensor:
+        """Gaussian latents for n images (SD, SDXL, SD3 layout), drawn as the pipelines draw them."""
+        shape = (n, self.config["in_channels"], params.height // self.vae_scale, params.width // self.vae_scale)
+        return randn_tensor(shape, generator=generator, device=self.device, dtype=self.dtype)
+
     def _emb(self, t: torch.Tensor | None) -> torch.Tensor | None:
         return None if t is None else t.to(self.device, self.dtype)
 
@@ -117,9 +122,7 @@ class DenoiseEngine:
         timesteps, _ = retrieve_timesteps(scheduler, params.steps, self.device)
         if self.family is Family.SDXL and hasattr(scheduler, "set_begin_index"):
             scheduler.set_begin_index(0)
-        shape = (n, self.config["in_channels"], params.height // self.vae_scale, params.width // self.vae_scale)
-        latents = randn_tensor(shape, generator=generator, device=self.device, dtype=self.dtype)
-        latents = latents * scheduler.init_noise_sigma
+        latents = self._initial_noise(params, n, generator) * scheduler.init_noise_sigma
         pe = _repeat_3d(self._emb(emb.prompt), n)
         cond = {"encoder_hidden_states": torch.cat([_repeat_3d(self._emb(emb.negative), n), pe]) if cfg else pe}
         if self.family is Family.SDXL:
@@ -142,12 +145,11 @@ class DenoiseEngine:
         if cfg:
             pe = torch.cat([_repeat_3d(self._emb(emb.negative), n), pe], dim=0)
             pooled = torch.cat([_repeat_2d(self._emb(emb.negative_pooled), n), pooled], dim=0)
-        shape = (n, self.config["in_channels"], params.height // self.vae_scale, params.width // self.vae_scale)
-        latents = randn_tensor(shape, generator=generator, device=self.device, dtype=self.dtype)
+        latents = self._initial_noise(params, n, generator)
         kwargs = {}
         if scheduler.config.get("use_dynamic_shifting", None):
             patch = self.config["patch_size"]
-            seq_len = (shape[2] // patch) * (shape[3] // patch)
+            seq_len = (latents.shape[2] // patch) * (latents.shape[3] // patch)
             kwargs["mu"] = calculate_shift(
                 seq_len,
                 scheduler.config.get("base_image_seq_len", 256),

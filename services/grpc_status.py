@@ -56,3 +56,11 @@ def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str]:
         return grpc.StatusCode.CANCELLED, "the request was cancelled"
     logger.error("internal error", exc_info=exc)
     return grpc.StatusCode.INTERNAL, "internal error (a bug in genmedia; it has been logged)"
+
+
+def set_status(grpc_context, exc: BaseException) -> tuple[grpc.StatusCode, str]:
+    """Maps `exc` and sets the code and details on the call's context; returns them."""
+    code, message = status_for(exc)
+    grpc_context.set_code(code)
+    grpc_context.set_details(message)
+    return code, message

@@ -81,9 +81,6 @@ class ImageGeneration:
         self.store = store
         self._io = ThreadPoolExecutor(max_workers=io_threads, thread_name_prefix="store")
 
-    async def latents_to_images(self, params: ImageParams, latents) -> np.ndarray:
-        return await self.vae_decoder.decode.remote(params.model, DecodeRequest(latents, params.height, params.width))
-
     async def run(self, job: ImageJob, position: int, *, store: bool = True) -> AsyncIterator:
         """Yields Queued, PromptEncoded, StepEvent..., Decoded, Stored, Done. Raises GenMediaError."""
         p = job.params
@@ -117,7 +114,7 @@ class ImageGeneration:
         timings["denoise_s"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        pixels = await self.latents_to_images(p, latents)
+        pixels = await self.vae_decoder.decode.remote(p.model, DecodeRequest(latents, p.height, p.width))
         timings["decode_s"] = time.perf_counter() - t
         yield Decoded()
         if not store:

@@ -23,7 +23,7 @@ from genmedia.errors import InvalidArgument, Unavailable
 from genmedia.v1 import generation_pb2 as pb
 from services import convert
 from services.config import AppConfig
-from services.grpc_status import status_for
+from services.grpc_status import set_status
 from services.idempotency import IdempotencyGuard
 from services.image_generation import Decoded, Done, ImageGeneration, ImageJob, PromptEncoded, Queued, Stored
 from services.records import load_manifest, new_generation_id
@@ -114,9 +114,7 @@ class Ingress:
                 raise RuntimeError("generation ended without a result")
             return result
         except BaseException as exc:  # noqa: BLE001 - every error is mapped, CancelledError included
-            code, message = status_for(exc)
-            grpc_context.set_code(code)
-            grpc_context.set_details(message)
+            code, message = set_status(grpc_context, exc)
             if isinstance(exc, asyncio.CancelledError):
                 raise
             return pb.GenerationResult()
@@ -130,9 +128,7 @@ class Ingress:
                     continue
                 yield self._event_message(generation_id, event)
         except BaseException as exc:  # noqa: BLE001
-            code, message = status_for(exc)
-            grpc_context.set_code(code)
-            grpc_context.set_details(message)
+            code, message = set_status(grpc_context, exc)
             if isinstance(exc, (asyncio.CancelledError, GeneratorExit)):
                 raise
             yield pb.GenerationEvent(
@@ -147,9 +143,7 @@ class Ingress:
             urls = await loop.run_in_executor(None, self.generation.presigned_urls, record)
             return convert.result_to_proto(record, urls=urls)
         except Exception as exc:  # noqa: BLE001
-            code, message = status_for(exc)
-            grpc_context.set_code(code)
-            grpc_context.set_details(message)
+            code, message = set_status(grpc_context, exc)
             return pb.GenerationResult()
 
     # --- the shared path -------------------------------------------------------------------

@@ -104,6 +104,3 @@ class TextEncoder:
             for i, emb in zip(indices, encoded):
                 results[i] = emb
         return results  # type: ignore[return-value]
-
-    def cache_stats(self) -> dict[str, int]:
-        return {"hits": self._cache.hits, "misses": self._cache.misses}
