@@ -33,6 +33,14 @@ from loadtests.procfs import all_pids, cmdline, descendants, is_serve_run, proc_
 # --- the Serve config ----------------------------------------------------------------------------
 
 
+def local_config(grpc_port: int, http_port: int) -> dict[str, Any]:
+    """The shipped config/local.yaml as a document, on the given loopback ports."""
+    config = yaml.safe_load((REPO / "config" / "local.yaml").read_text())
+    config["http_options"]["port"] = http_port
+    config["grpc_options"]["port"] = grpc_port
+    return config
+
+
 def serve_config(grpc_port: int, http_port: int, storage_root: Path, cache_dir: Path,
                  gpu_model: str | None = None, denoiser_threads: int = 2, vae_threads: int = 2) -> dict[str, Any]:
     """The temporary Serve config: the shipped config/local.yaml with the benchmark's models.
@@ -42,9 +50,7 @@ def serve_config(grpc_port: int, http_port: int, storage_root: Path, cache_dir: 
     paths and (for experiments) the stage thread counts are replaced. On a GPU run the stages get
     GPU fractions.
     """
-    config = yaml.safe_load((REPO / "config" / "local.yaml").read_text())
-    config["http_options"]["port"] = http_port
-    config["grpc_options"]["port"] = grpc_port
+    config = local_config(grpc_port, http_port)
     app = config["applications"][0]
     app["name"] = APP_NAME
     args = app["args"]
@@ -132,7 +138,8 @@ def free_port(avoid: set[int]) -> int:
 class Service:
     """`serve run CONFIG` in its own session (process group), logs to a file."""
 
-    def __init__(self, config_path: Path, log_path: Path, port: int):
+    def __init__(self, config_path: Path, log_path: Path, port: int, extra_env: dict[str, str] | None = None):
+        self.extra_env = extra_env or {}  # e.g. S3 credentials for the service under test
         self.config_path = config_path
         self.log_path = log_path
         self.address = f"127.0.0.1:{port}"
@@ -146,7 +153,7 @@ class Service:
 
     def env(self) -> dict[str, str]:
         """The environment for `serve run` and the stats driver: ours, with the private token."""
-        env = {**os.environ, **self.ray_env}
+        env = {**os.environ, **self.extra_env, **self.ray_env}
         for key in ("RAY_ADDRESS", *self.ray_env_keys):
             env.pop(key, None)
         return env
