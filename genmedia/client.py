@@ -15,6 +15,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from genmedia.v1 import generation_pb2 as pb
 from genmedia.v1 import generation_pb2_grpc as pb_grpc
+from genmedia.v1 import safety_pb2 as spb
+from genmedia.v1 import safety_pb2_grpc as spb_grpc
 
 DEFAULT_ADDRESS = "127.0.0.1:9000"
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
@@ -28,6 +30,7 @@ class GenmediaClient:
         )
         self.generation = pb_grpc.GenerationServiceStub(self.channel)
         self.health = health_pb2_grpc.HealthStub(self.channel)
+        self.safety = spb_grpc.SafetyServiceStub(self.channel)
         # Ray Serve routes by the `application` metadata when several apps share the proxy.
         self.metadata = (("application", application),) if application else ()
 
@@ -50,6 +53,14 @@ class GenmediaClient:
         return self.generation.GetGeneration(
             pb.GetGenerationRequest(generation_id=generation_id), timeout=timeout, metadata=self.metadata
         )
+
+    def classify_prompt(self, prompt: str, timeout: float | None = None) -> spb.SafetyVerdict:
+        return self.safety.ClassifyPrompt(spb.ClassifyPromptRequest(prompt=prompt), timeout=timeout,
+                                          metadata=self.metadata)
+
+    def classify_image(self, image: bytes, timeout: float | None = None) -> spb.SafetyVerdict:
+        return self.safety.ClassifyImage(spb.ClassifyImageRequest(image=image), timeout=timeout,
+                                         metadata=self.metadata)
 
     def is_serving(self, timeout: float = 5.0) -> bool:
         try:

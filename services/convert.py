@@ -9,6 +9,9 @@ from engines.params import RawImageFields
 from engines.schedulers import SchedulerName
 from genmedia.errors import InvalidArgument
 from genmedia.v1 import generation_pb2 as pb
+from genmedia.v1 import safety_pb2 as spb
+from safety.categories import Action, Category
+from safety.verdict import Verdict
 from services.records import GenerationRecord
 
 _SCHEDULERS = {
@@ -29,6 +32,8 @@ _FORMATS = {
     pb.IMAGE_FORMAT_WEBP: ImageFormat.WEBP,
 }
 MAX_IDEMPOTENCY_KEY = 128
+_CATEGORIES = {c: spb.SafetyCategory.Value(f"SAFETY_CATEGORY_{c.name}") for c in Category}
+_ACTIONS = {a: spb.SafetyAction.Value(f"SAFETY_ACTION_{a.name}") for a in Action}
 
 
 def raw_fields(request: pb.ImageRequest) -> RawImageFields:
@@ -71,6 +76,26 @@ def scheduler_to_proto(name: str) -> int:
     return _SCHEDULERS_BACK.get(SchedulerName(name), pb.SCHEDULER_UNSPECIFIED)
 
 
+def verdict_to_proto(verdict: Verdict | dict | None) -> spb.SafetyVerdict | None:
+    """A safety verdict (or its stored dict form) as the public message."""
+    if verdict is None:
+        return None
+    if isinstance(verdict, dict):
+        verdict = Verdict.from_dict(verdict)
+    return spb.SafetyVerdict(
+        action=_ACTIONS[verdict.action],
+        categories=[
+            spb.CategoryVerdict(
+                category=_CATEGORIES[c.category], score=c.score, action=_ACTIONS[c.action], source=c.source,
+                evidence=c.evidence, boxes=[spb.Box(x=b.x, y=b.y, width=b.w, height=b.h) for b in c.boxes],
+            )
+            for c in verdict.categories
+        ],
+        policy=verdict.policy, policy_version=verdict.policy_version, rules_version=verdict.rules_version,
+        model_versions=verdict.model_versions, blurred=verdict.blurred,
+    )
+
+
 def result_to_proto(
     record: GenerationRecord, *, urls: dict[int, str] | None = None, data: dict[int, bytes] | None = None
 ) -> pb.GenerationResult:
@@ -81,6 +106,7 @@ def result_to_proto(
             pb.Image(
                 uri=i.uri, url=(urls or {}).get(i.index, ""), width=i.width, height=i.height, sha256=i.sha256,
                 content_type=i.content_type, data=(data or {}).get(i.index, b""), index=i.index,
+                safety=verdict_to_proto(i.safety),
             )
             for i in record.images
         ],
@@ -91,6 +117,7 @@ def result_to_proto(
             queued_s=t.get("queued_s", 0.0), text_encode_s=t.get("text_encode_s", 0.0),
             denoise_s=t.get("denoise_s", 0.0), decode_s=t.get("decode_s", 0.0),
             store_s=t.get("store_s", 0.0), total_s=t.get("total_s", 0.0),
+            safety_prompt_s=t.get("safety_prompt_s", 0.0), safety_image_s=t.get("safety_image_s", 0.0),
         ),
         width=record.width,
         height=record.height,
@@ -98,4 +125,5 @@ def result_to_proto(
         guidance_scale=record.guidance_scale,
         scheduler=scheduler_to_proto(record.scheduler),
         created_at=record.created_at,
+        prompt_safety=verdict_to_proto(record.prompt_safety),
     )

@@ -1,10 +1,15 @@
 """One image generation across the stage deployments, as a stream of internal events.
 
-    validate -> TextEncoder.encode -> Denoiser.denoise (streamed steps) -> VAEDecoder.decode
-             -> encode files -> ArtifactStore.put each -> manifest -> done
+    validate -> Safety.check_prompt -> TextEncoder.encode -> Denoiser.denoise (streamed steps)
+             -> VAEDecoder.decode -> Safety.check_images -> encode files -> ArtifactStore.put each
+             -> manifest -> done
 
-The result is reported only after every image and the manifest are durably stored; if storing
-fails part-way, the images already written are deleted, so no orphan artifact stays behind.
+A blocked prompt ends the generation with PERMISSION_DENIED before any model runs. Blocked
+images are never stored; blurred ones are stored blurred; flagged ones are stored with a
+`safety-action: flag` mark. If every image is blocked the generation fails with
+PERMISSION_DENIED. The result is reported only after every released image and the manifest
+are durably stored; if storing fails part-way, the images already written are deleted, so no
+orphan artifact stays behind.
 """
 
 from __future__ import annotations
@@ -17,15 +22,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import AsyncIterator
 
-import numpy as np
 
 from engines.decoding import DecodeRequest
 from engines.image_files import ImageFormat, encode_image
 from engines.params import ImageParams
 from engines.step_batching import DenoiseResult, StepEvent
 from engines.text_encoding import EncodeRequest
-from genmedia.errors import GenMediaError, Unavailable
+from genmedia.errors import GenMediaError, PermissionDenied, Unavailable
+from safety.categories import Action
+from safety.verdict import Verdict
 from services.records import GenerationRecord, ImageRecord, generation_time, save_manifest
+from services.safety import ImageCheck
 from storage import ArtifactStore, artifact_key
 
 logger = logging.getLogger("genmedia.ingress")
@@ -48,6 +55,11 @@ class ImageJob:
 @dataclass(frozen=True)
 class Queued:
     position: int
+
+
+@dataclass(frozen=True)
+class PromptChecked:
+    verdict: Verdict
 
 
 @dataclass(frozen=True)
@@ -74,7 +86,8 @@ class Done:
 class ImageGeneration:
     """Runs image jobs through the stage handles and the artifact store."""
 
-    def __init__(self, text_encoder, denoiser, vae_decoder, store: ArtifactStore, io_threads: int):
+    def __init__(self, safety, text_encoder, denoiser, vae_decoder, store: ArtifactStore, io_threads: int):
+        self.safety = safety
         self.text_encoder = text_encoder
         self.denoiser = denoiser
         self.vae_decoder = vae_decoder
@@ -82,12 +95,21 @@ class ImageGeneration:
         self._io = ThreadPoolExecutor(max_workers=io_threads, thread_name_prefix="store")
 
     async def run(self, job: ImageJob, position: int, *, store: bool = True) -> AsyncIterator:
-        """Yields Queued, PromptEncoded, StepEvent..., Decoded, Stored, Done. Raises GenMediaError."""
+        """Yields Queued, PromptChecked, PromptEncoded, StepEvent..., Decoded, Stored, Done.
+        Raises GenMediaError (PermissionDenied when the safety policy blocks the prompt)."""
         p = job.params
         timings: dict[str, float] = {}
         yield Queued(position)
         t = time.perf_counter()
         timings["queued_s"] = t - job.admitted_at
+        prompt_verdict: Verdict = await self.safety.check_prompt.remote(job.tenant, p.prompt)
+        timings["safety_prompt_s"] = time.perf_counter() - t
+        if prompt_verdict.action is Action.BLOCK:
+            raise PermissionDenied(f"prompt: blocked by the safety policy: {prompt_verdict.reason}",
+                                   prompt_verdict.triggered[0].category.value)
+        yield PromptChecked(prompt_verdict)
+
+        t = time.perf_counter()
         embeddings = await self.text_encoder.encode.remote(
             EncodeRequest(p.model, p.prompt, p.negative_prompt, p.guidance_scale)
         )
@@ -117,41 +139,55 @@ class ImageGeneration:
         pixels = await self.vae_decoder.decode.remote(p.model, DecodeRequest(latents, p.height, p.width))
         timings["decode_s"] = time.perf_counter() - t
         yield Decoded()
+
+        t = time.perf_counter()
+        floor = prompt_verdict.action if prompt_verdict.action in (Action.FLAG, Action.BLUR) else Action.ALLOW
+        check: ImageCheck = await self.safety.check_images.remote(job.tenant, pixels, floor)
+        timings["safety_image_s"] = time.perf_counter() - t
+        if all(img is None for img in check.images):
+            reason = check.verdicts[0].reason
+            raise PermissionDenied(f"every image was blocked by the safety policy: {reason}",
+                                   check.verdicts[0].triggered[0].category.value)
         if not store:
             return
 
         t = time.perf_counter()
         loop = asyncio.get_running_loop()
-        images, data = await loop.run_in_executor(self._io, self._store_images, job, pixels)
+        images, data = await loop.run_in_executor(self._io, self._store_images, job, check)
         timings["store_s"] = time.perf_counter() - t
         timings["total_s"] = time.perf_counter() - job.admitted_at
         record = GenerationRecord(
             generation_id=job.generation_id, tenant=job.tenant, model=p.model, model_version=job.model_version,
             seed=p.seed, width=p.width, height=p.height, steps=p.steps, guidance_scale=p.guidance_scale,
             scheduler=p.scheduler.value, created_at=datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
-            images=tuple(images), timings=timings,
+            images=tuple(images), timings=timings, prompt_safety=prompt_verdict.to_dict(),
         )
         await loop.run_in_executor(self._io, self._save_manifest_or_roll_back, record)
-        yield Stored(tuple(i.uri for i in images))
+        yield Stored(tuple(i.uri for i in images if i.stored))
         yield Done(record, data if job.return_bytes else {})
 
-    def _store_images(self, job: ImageJob, pixels: np.ndarray) -> tuple[list[ImageRecord], dict[int, bytes]]:
+    def _store_images(self, job: ImageJob, check: ImageCheck) -> tuple[list[ImageRecord], dict[int, bytes]]:
+        """Stores every released image (blocked ones are skipped, never written)."""
         created = generation_time(job.generation_id)
         records: list[ImageRecord] = []
         data: dict[int, bytes] = {}
         try:
-            for index, image in enumerate(pixels):
+            for index, (image, verdict) in enumerate(zip(check.images, check.verdicts)):
+                if image is None:
+                    records.append(ImageRecord(index, "", "", 0, 0, "", "", verdict.to_dict()))
+                    continue
                 encoded = encode_image(image, job.fmt)
                 key = artifact_key(job.tenant, job.generation_id, index, job.fmt.extension, created)
                 obj = self.store.put(
                     key, encoded, content_type=job.fmt.content_type,
-                    metadata={"generation-id": job.generation_id, "model": job.params.model},
+                    metadata={"generation-id": job.generation_id, "model": job.params.model,
+                              "safety-action": verdict.action.value},
                 )
                 records.append(ImageRecord(index, key, obj.uri, image.shape[1], image.shape[0], obj.sha256,
-                                           obj.content_type))
+                                           obj.content_type, verdict.to_dict()))
                 data[index] = encoded
         except GenMediaError:
-            self._delete_quietly([r.key for r in records])
+            self._delete_quietly([r.key for r in records if r.stored])
             raise
         return records, data
 
@@ -159,7 +195,7 @@ class ImageGeneration:
         try:
             save_manifest(self.store, record)
         except GenMediaError:
-            self._delete_quietly([i.key for i in record.images])
+            self._delete_quietly([i.key for i in record.images if i.stored])
             raise
 
     def _delete_quietly(self, keys: list[str]) -> None:
@@ -172,6 +208,8 @@ class ImageGeneration:
     def presigned_urls(self, record: GenerationRecord) -> dict[int, str]:
         urls = {}
         for image in record.images:
+            if not image.stored:
+                continue
             url = self.store.presigned_url(image.key)
             if url:
                 urls[image.index] = url

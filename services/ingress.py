@@ -1,4 +1,5 @@
-"""The gRPC ingress: GenerationService and grpc.health.v1.Health, behind Ray Serve's gRPC proxy.
+"""The gRPC ingress: GenerationService, SafetyService and grpc.health.v1.Health, behind Ray
+Serve's gRPC proxy (which routes every method of every registered service to this deployment).
 
 Each RPC validates at the edge, runs the stages through DeploymentHandles and maps every error
 once (services/grpc_status.py): no exception reaches Ray Serve, so no traceback reaches a client.
@@ -21,28 +22,32 @@ from engines.registry import ModelInfo
 from engines.step_batching import StepEvent
 from genmedia.errors import InvalidArgument, Unavailable
 from genmedia.v1 import generation_pb2 as pb
+from genmedia.v1 import safety_pb2 as spb
 from services import convert
 from services.config import AppConfig
 from services.grpc_status import set_status
 from services.idempotency import IdempotencyGuard
-from services.image_generation import Decoded, Done, ImageGeneration, ImageJob, PromptEncoded, Queued, Stored
+from services.image_generation import (
+    Decoded, Done, ImageGeneration, ImageJob, PromptChecked, PromptEncoded, Queued, Stored,
+)
 from services.records import load_manifest, new_generation_id
 from storage import open_store
 
 logger = logging.getLogger("genmedia.ingress")
 
-SERVICE_NAMES = ("", "genmedia.v1.GenerationService")
+SERVICE_NAMES = ("", "genmedia.v1.GenerationService", "genmedia.v1.SafetyService")
 # A request that arrives during start-up waits this long for warm-up before UNAVAILABLE.
 READY_WAIT_S = 30.0
 
 
 @serve.deployment(name="Ingress")
 class Ingress:
-    def __init__(self, config: AppConfig, text_encoder, denoiser, vae_decoder):
+    def __init__(self, config: AppConfig, safety, text_encoder, denoiser, vae_decoder):
         self.config = config
         self.tenant = config.ingress.tenant
         self.store = open_store(config.storage)
-        self.generation = ImageGeneration(text_encoder, denoiser, vae_decoder, self.store,
+        self.safety = safety
+        self.generation = ImageGeneration(safety, text_encoder, denoiser, vae_decoder, self.store,
                                           config.ingress.encode_threads)
         self.text_encoder = text_encoder
         self.idempotency = IdempotencyGuard(self.store)
@@ -146,6 +151,25 @@ class Ingress:
             code, message = set_status(grpc_context, exc)
             return pb.GenerationResult()
 
+    # --- genmedia.v1.SafetyService ------------------------------------------------------------
+    async def ClassifyPrompt(self, request: spb.ClassifyPromptRequest, grpc_context=None) -> spb.SafetyVerdict:
+        try:
+            if not request.prompt.strip():
+                raise InvalidArgument("prompt", "required: a non-empty prompt")
+            verdict = await self.safety.check_prompt.remote(self.tenant, request.prompt)
+            return convert.verdict_to_proto(verdict)
+        except Exception as exc:  # noqa: BLE001
+            set_status(grpc_context, exc)
+            return spb.SafetyVerdict()
+
+    async def ClassifyImage(self, request: spb.ClassifyImageRequest, grpc_context=None) -> spb.SafetyVerdict:
+        try:
+            verdict = await self.safety.classify_image_bytes.remote(self.tenant, request.image)
+            return convert.verdict_to_proto(verdict)
+        except Exception as exc:  # noqa: BLE001
+            set_status(grpc_context, exc)
+            return spb.SafetyVerdict()
+
     # --- the shared path -------------------------------------------------------------------
     async def _generate(self, request: pb.ImageRequest, stream_steps: bool = True) -> AsyncIterator:
         """Yields the generation id (str), internal events, and finally a GenerationResult."""
@@ -186,6 +210,9 @@ class Ingress:
         E = pb.GenerationEvent
         if isinstance(event, Queued):
             return E(generation_id=generation_id, queued=E.Queued(position=event.position))
+        if isinstance(event, PromptChecked):
+            return E(generation_id=generation_id,
+                     prompt_checked=E.PromptChecked(verdict=convert.verdict_to_proto(event.verdict)))
         if isinstance(event, PromptEncoded):
             return E(generation_id=generation_id, prompt_encoded=E.PromptEncoded(cache_hit=event.cache_hit))
         if isinstance(event, StepEvent):

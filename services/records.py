@@ -20,7 +20,7 @@ from genmedia.errors import InvalidArgument, NotFound
 from storage import ArtifactStore, manifest_key
 from storage.keys import check_tenant
 
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 2: safety verdicts (prompt, per image); blocked images have no key
 
 
 def new_generation_id() -> str:
@@ -45,12 +45,17 @@ def generation_time(generation_id: str) -> datetime:
 @dataclass(frozen=True)
 class ImageRecord:
     index: int
-    key: str
+    key: str            # "" when safety blocked the image (nothing stored)
     uri: str
     width: int
     height: int
     sha256: str
     content_type: str
+    safety: dict | None = None  # safety.Verdict.to_dict()
+
+    @property
+    def stored(self) -> bool:
+        return bool(self.key)
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,7 @@ class GenerationRecord:
     created_at: str  # RFC 3339 UTC
     images: tuple[ImageRecord, ...]
     timings: dict[str, float] = field(default_factory=dict)
+    prompt_safety: dict | None = None  # safety.Verdict.to_dict()
     version: int = MANIFEST_VERSION
 
     def to_json(self) -> bytes:

@@ -22,43 +22,46 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from genmedia.v1 import safety_pb2 as genmedia_dot_v1_dot_safety__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cgenmedia/v1/generation.proto\x12\x0bgenmedia.v1\"\xe9\x02\n\x0cImageRequest\x12\x0e\n\x06prompt\x18\x01 \x01(\t\x12\x17\n\x0fnegative_prompt\x18\x02 \x01(\t\x12\r\n\x05model\x18\x03 \x01(\t\x12\r\n\x05width\x18\x04 \x01(\r\x12\x0e\n\x06height\x18\x05 \x01(\r\x12\r\n\x05steps\x18\x06 \x01(\r\x12\x1b\n\x0eguidance_scale\x18\x07 \x01(\x02H\x00\x88\x01\x01\x12)\n\tscheduler\x18\x08 \x01(\x0e\x32\x16.genmedia.v1.Scheduler\x12\x11\n\x04seed\x18\t \x01(\x04H\x01\x88\x01\x01\x12\x12\n\nnum_images\x18\n \x01(\r\x12(\n\x06\x66ormat\x18\x0b \x01(\x0e\x32\x18.genmedia.v1.ImageFormat\x12\x14\n\x0creturn_bytes\x18\x0c \x01(\x08\x12\x17\n\x0fidempotency_key\x18\r \x01(\t\x12\x0f\n\x07preview\x18\x0e \x01(\x08\x42\x11\n\x0f_guidance_scaleB\x07\n\x05_seed\"-\n\x14GetGenerationRequest\x12\x15\n\rgeneration_id\x18\x01 \x01(\t\"\x83\x01\n\x05Image\x12\x0b\n\x03uri\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\r\n\x05width\x18\x03 \x01(\r\x12\x0e\n\x06height\x18\x04 \x01(\r\x12\x0e\n\x06sha256\x18\x05 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x06 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x07 \x01(\x0c\x12\r\n\x05index\x18\x08 \x01(\r\"~\n\x0cStageTimings\x12\x10\n\x08queued_s\x18\x01 \x01(\x01\x12\x15\n\rtext_encode_s\x18\x02 \x01(\x01\x12\x11\n\tdenoise_s\x18\x03 \x01(\x01\x12\x10\n\x08\x64\x65\x63ode_s\x18\x04 \x01(\x01\x12\x0f\n\x07store_s\x18\x05 \x01(\x01\x12\x0f\n\x07total_s\x18\x06 \x01(\x01\"\xb2\x02\n\x10GenerationResult\x12\x15\n\rgeneration_id\x18\x01 \x01(\t\x12\"\n\x06images\x18\x02 \x03(\x0b\x32\x12.genmedia.v1.Image\x12\x0c\n\x04seed\x18\x03 \x01(\x04\x12\r\n\x05model\x18\x04 \x01(\t\x12\x15\n\rmodel_version\x18\x05 \x01(\t\x12*\n\x07timings\x18\x06 \x01(\x0b\x32\x19.genmedia.v1.StageTimings\x12\r\n\x05width\x18\x07 \x01(\r\x12\x0e\n\x06height\x18\x08 \x01(\r\x12\r\n\x05steps\x18\t \x01(\r\x12\x16\n\x0eguidance_scale\x18\n \x01(\x02\x12)\n\tscheduler\x18\x0b \x01(\x0e\x32\x16.genmedia.v1.Scheduler\x12\x12\n\ncreated_at\x18\x0c \x01(\t\"\xfa\x04\n\x0fGenerationEvent\x12\x15\n\rgeneration_id\x18\x01 \x01(\t\x12\x35\n\x06queued\x18\x02 \x01(\x0b\x32#.genmedia.v1.GenerationEvent.QueuedH\x00\x12\x44\n\x0eprompt_encoded\x18\x03 \x01(\x0b\x32*.genmedia.v1.GenerationEvent.PromptEncodedH\x00\x12\x31\n\x04step\x18\x04 \x01(\x0b\x32!.genmedia.v1.GenerationEvent.StepH\x00\x12\x37\n\x07\x64\x65\x63oded\x18\x05 \x01(\x0b\x32$.genmedia.v1.GenerationEvent.DecodedH\x00\x12\x35\n\x06stored\x18\x06 \x01(\x0b\x32#.genmedia.v1.GenerationEvent.StoredH\x00\x12-\n\x04\x64one\x18\x07 \x01(\x0b\x32\x1d.genmedia.v1.GenerationResultH\x00\x12\x33\n\x05\x65rror\x18\x08 \x01(\x0b\x32\".genmedia.v1.GenerationEvent.ErrorH\x00\x1a\x1a\n\x06Queued\x12\x10\n\x08position\x18\x01 \x01(\r\x1a\"\n\rPromptEncoded\x12\x11\n\tcache_hit\x18\x01 \x01(\x08\x1a\x38\n\x04Step\x12\x0c\n\x04step\x18\x01 \x01(\r\x12\r\n\x05total\x18\x02 \x01(\r\x12\x13\n\x0bpreview_png\x18\x03 \x01(\x0c\x1a\t\n\x07\x44\x65\x63oded\x1a\x16\n\x06Stored\x12\x0c\n\x04uris\x18\x01 \x03(\t\x1a&\n\x05\x45rror\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\tB\x07\n\x05\x65vent*\xd8\x01\n\tScheduler\x12\x19\n\x15SCHEDULER_UNSPECIFIED\x10\x00\x12\x12\n\x0eSCHEDULER_DDIM\x10\x01\x12\x16\n\x12SCHEDULER_DPMPP_2M\x10\x02\x12\x1d\n\x19SCHEDULER_DPMPP_2M_KARRAS\x10\x03\x12\x13\n\x0fSCHEDULER_EULER\x10\x04\x12\x1d\n\x19SCHEDULER_EULER_ANCESTRAL\x10\x05\x12\x11\n\rSCHEDULER_LCM\x10\x06\x12\x1e\n\x1aSCHEDULER_FLOW_MATCH_EULER\x10\x07*o\n\x0bImageFormat\x12\x1c\n\x18IMAGE_FORMAT_UNSPECIFIED\x10\x00\x12\x14\n\x10IMAGE_FORMAT_PNG\x10\x01\x12\x15\n\x11IMAGE_FORMAT_JPEG\x10\x02\x12\x15\n\x11IMAGE_FORMAT_WEBP\x10\x03\x32\xfb\x01\n\x11GenerationService\x12I\n\rGenerateImage\x12\x19.genmedia.v1.ImageRequest\x1a\x1d.genmedia.v1.GenerationResult\x12H\n\x0bStreamImage\x12\x19.genmedia.v1.ImageRequest\x1a\x1c.genmedia.v1.GenerationEvent0\x01\x12Q\n\rGetGeneration\x12!.genmedia.v1.GetGenerationRequest\x1a\x1d.genmedia.v1.GenerationResultb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cgenmedia/v1/generation.proto\x12\x0bgenmedia.v1\x1a\x18genmedia/v1/safety.proto\"\xe9\x02\n\x0cImageRequest\x12\x0e\n\x06prompt\x18\x01 \x01(\t\x12\x17\n\x0fnegative_prompt\x18\x02 \x01(\t\x12\r\n\x05model\x18\x03 \x01(\t\x12\r\n\x05width\x18\x04 \x01(\r\x12\x0e\n\x06height\x18\x05 \x01(\r\x12\r\n\x05steps\x18\x06 \x01(\r\x12\x1b\n\x0eguidance_scale\x18\x07 \x01(\x02H\x00\x88\x01\x01\x12)\n\tscheduler\x18\x08 \x01(\x0e\x32\x16.genmedia.v1.Scheduler\x12\x11\n\x04seed\x18\t \x01(\x04H\x01\x88\x01\x01\x12\x12\n\nnum_images\x18\n \x01(\r\x12(\n\x06\x66ormat\x18\x0b \x01(\x0e\x32\x18.genmedia.v1.ImageFormat\x12\x14\n\x0creturn_bytes\x18\x0c \x01(\x08\x12\x17\n\x0fidempotency_key\x18\r \x01(\t\x12\x0f\n\x07preview\x18\x0e \x01(\x08\x42\x11\n\x0f_guidance_scaleB\x07\n\x05_seed\"-\n\x14GetGenerationRequest\x12\x15\n\rgeneration_id\x18\x01 \x01(\t\"\xaf\x01\n\x05Image\x12\x0b\n\x03uri\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\r\n\x05width\x18\x03 \x01(\r\x12\x0e\n\x06height\x18\x04 \x01(\r\x12\x0e\n\x06sha256\x18\x05 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x06 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x07 \x01(\x0c\x12\r\n\x05index\x18\x08 \x01(\r\x12*\n\x06safety\x18\t \x01(\x0b\x32\x1a.genmedia.v1.SafetyVerdict\"\xaf\x01\n\x0cStageTimings\x12\x10\n\x08queued_s\x18\x01 \x01(\x01\x12\x15\n\rtext_encode_s\x18\x02 \x01(\x01\x12\x11\n\tdenoise_s\x18\x03 \x01(\x01\x12\x10\n\x08\x64\x65\x63ode_s\x18\x04 \x01(\x01\x12\x0f\n\x07store_s\x18\x05 \x01(\x01\x12\x0f\n\x07total_s\x18\x06 \x01(\x01\x12\x17\n\x0fsafety_prompt_s\x18\x07 \x01(\x01\x12\x16\n\x0esafety_image_s\x18\x08 \x01(\x01\"\xe5\x02\n\x10GenerationResult\x12\x15\n\rgeneration_id\x18\x01 \x01(\t\x12\"\n\x06images\x18\x02 \x03(\x0b\x32\x12.genmedia.v1.Image\x12\x0c\n\x04seed\x18\x03 \x01(\x04\x12\r\n\x05model\x18\x04 \x01(\t\x12\x15\n\rmodel_version\x18\x05 \x01(\t\x12*\n\x07timings\x18\x06 \x01(\x0b\x32\x19.genmedia.v1.StageTimings\x12\r\n\x05width\x18\x07 \x01(\r\x12\x0e\n\x06height\x18\x08 \x01(\r\x12\r\n\x05steps\x18\t \x01(\r\x12\x16\n\x0eguidance_scale\x18\n \x01(\x02\x12)\n\tscheduler\x18\x0b \x01(\x0e\x32\x16.genmedia.v1.Scheduler\x12\x12\n\ncreated_at\x18\x0c \x01(\t\x12\x31\n\rprompt_safety\x18\r \x01(\x0b\x32\x1a.genmedia.v1.SafetyVerdict\"\xfe\x05\n\x0fGenerationEvent\x12\x15\n\rgeneration_id\x18\x01 \x01(\t\x12\x35\n\x06queued\x18\x02 \x01(\x0b\x32#.genmedia.v1.GenerationEvent.QueuedH\x00\x12\x44\n\x0eprompt_encoded\x18\x03 \x01(\x0b\x32*.genmedia.v1.GenerationEvent.PromptEncodedH\x00\x12\x31\n\x04step\x18\x04 \x01(\x0b\x32!.genmedia.v1.GenerationEvent.StepH\x00\x12\x37\n\x07\x64\x65\x63oded\x18\x05 \x01(\x0b\x32$.genmedia.v1.GenerationEvent.DecodedH\x00\x12\x35\n\x06stored\x18\x06 \x01(\x0b\x32#.genmedia.v1.GenerationEvent.StoredH\x00\x12-\n\x04\x64one\x18\x07 \x01(\x0b\x32\x1d.genmedia.v1.GenerationResultH\x00\x12\x33\n\x05\x65rror\x18\x08 \x01(\x0b\x32\".genmedia.v1.GenerationEvent.ErrorH\x00\x12\x44\n\x0eprompt_checked\x18\t \x01(\x0b\x32*.genmedia.v1.GenerationEvent.PromptCheckedH\x00\x1a\x1a\n\x06Queued\x12\x10\n\x08position\x18\x01 \x01(\r\x1a<\n\rPromptChecked\x12+\n\x07verdict\x18\x01 \x01(\x0b\x32\x1a.genmedia.v1.SafetyVerdict\x1a\"\n\rPromptEncoded\x12\x11\n\tcache_hit\x18\x01 \x01(\x08\x1a\x38\n\x04Step\x12\x0c\n\x04step\x18\x01 \x01(\r\x12\r\n\x05total\x18\x02 \x01(\r\x12\x13\n\x0bpreview_png\x18\x03 \x01(\x0c\x1a\t\n\x07\x44\x65\x63oded\x1a\x16\n\x06Stored\x12\x0c\n\x04uris\x18\x01 \x03(\t\x1a&\n\x05\x45rror\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\tB\x07\n\x05\x65vent*\xd8\x01\n\tScheduler\x12\x19\n\x15SCHEDULER_UNSPECIFIED\x10\x00\x12\x12\n\x0eSCHEDULER_DDIM\x10\x01\x12\x16\n\x12SCHEDULER_DPMPP_2M\x10\x02\x12\x1d\n\x19SCHEDULER_DPMPP_2M_KARRAS\x10\x03\x12\x13\n\x0fSCHEDULER_EULER\x10\x04\x12\x1d\n\x19SCHEDULER_EULER_ANCESTRAL\x10\x05\x12\x11\n\rSCHEDULER_LCM\x10\x06\x12\x1e\n\x1aSCHEDULER_FLOW_MATCH_EULER\x10\x07*o\n\x0bImageFormat\x12\x1c\n\x18IMAGE_FORMAT_UNSPECIFIED\x10\x00\x12\x14\n\x10IMAGE_FORMAT_PNG\x10\x01\x12\x15\n\x11IMAGE_FORMAT_JPEG\x10\x02\x12\x15\n\x11IMAGE_FORMAT_WEBP\x10\x03\x32\xfb\x01\n\x11GenerationService\x12I\n\rGenerateImage\x12\x19.genmedia.v1.ImageRequest\x1a\x1d.genmedia.v1.GenerationResult\x12H\n\x0bStreamImage\x12\x19.genmedia.v1.ImageRequest\x1a\x1c.genmedia.v1.GenerationEvent0\x01\x12Q\n\rGetGeneration\x12!.genmedia.v1.GetGenerationRequest\x1a\x1d.genmedia.v1.GenerationResultb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'genmedia.v1.generation_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SCHEDULER']._serialized_start=1665
-  _globals['_SCHEDULER']._serialized_end=1881
-  _globals['_IMAGEFORMAT']._serialized_start=1883
-  _globals['_IMAGEFORMAT']._serialized_end=1994
-  _globals['_IMAGEREQUEST']._serialized_start=46
-  _globals['_IMAGEREQUEST']._serialized_end=407
-  _globals['_GETGENERATIONREQUEST']._serialized_start=409
-  _globals['_GETGENERATIONREQUEST']._serialized_end=454
-  _globals['_IMAGE']._serialized_start=457
-  _globals['_IMAGE']._serialized_end=588
-  _globals['_STAGETIMINGS']._serialized_start=590
-  _globals['_STAGETIMINGS']._serialized_end=716
-  _globals['_GENERATIONRESULT']._serialized_start=719
-  _globals['_GENERATIONRESULT']._serialized_end=1025
-  _globals['_GENERATIONEVENT']._serialized_start=1028
-  _globals['_GENERATIONEVENT']._serialized_end=1662
-  _globals['_GENERATIONEVENT_QUEUED']._serialized_start=1458
-  _globals['_GENERATIONEVENT_QUEUED']._serialized_end=1484
-  _globals['_GENERATIONEVENT_PROMPTENCODED']._serialized_start=1486
-  _globals['_GENERATIONEVENT_PROMPTENCODED']._serialized_end=1520
-  _globals['_GENERATIONEVENT_STEP']._serialized_start=1522
-  _globals['_GENERATIONEVENT_STEP']._serialized_end=1578
-  _globals['_GENERATIONEVENT_DECODED']._serialized_start=1580
-  _globals['_GENERATIONEVENT_DECODED']._serialized_end=1589
-  _globals['_GENERATIONEVENT_STORED']._serialized_start=1591
-  _globals['_GENERATIONEVENT_STORED']._serialized_end=1613
-  _globals['_GENERATIONEVENT_ERROR']._serialized_start=1615
-  _globals['_GENERATIONEVENT_ERROR']._serialized_end=1653
-  _globals['_GENERATIONSERVICE']._serialized_start=1997
-  _globals['_GENERATIONSERVICE']._serialized_end=2248
+  _globals['_SCHEDULER']._serialized_start=1968
+  _globals['_SCHEDULER']._serialized_end=2184
+  _globals['_IMAGEFORMAT']._serialized_start=2186
+  _globals['_IMAGEFORMAT']._serialized_end=2297
+  _globals['_IMAGEREQUEST']._serialized_start=72
+  _globals['_IMAGEREQUEST']._serialized_end=433
+  _globals['_GETGENERATIONREQUEST']._serialized_start=435
+  _globals['_GETGENERATIONREQUEST']._serialized_end=480
+  _globals['_IMAGE']._serialized_start=483
+  _globals['_IMAGE']._serialized_end=658
+  _globals['_STAGETIMINGS']._serialized_start=661
+  _globals['_STAGETIMINGS']._serialized_end=836
+  _globals['_GENERATIONRESULT']._serialized_start=839
+  _globals['_GENERATIONRESULT']._serialized_end=1196
+  _globals['_GENERATIONEVENT']._serialized_start=1199
+  _globals['_GENERATIONEVENT']._serialized_end=1965
+  _globals['_GENERATIONEVENT_QUEUED']._serialized_start=1699
+  _globals['_GENERATIONEVENT_QUEUED']._serialized_end=1725
+  _globals['_GENERATIONEVENT_PROMPTCHECKED']._serialized_start=1727
+  _globals['_GENERATIONEVENT_PROMPTCHECKED']._serialized_end=1787
+  _globals['_GENERATIONEVENT_PROMPTENCODED']._serialized_start=1789
+  _globals['_GENERATIONEVENT_PROMPTENCODED']._serialized_end=1823
+  _globals['_GENERATIONEVENT_STEP']._serialized_start=1825
+  _globals['_GENERATIONEVENT_STEP']._serialized_end=1881
+  _globals['_GENERATIONEVENT_DECODED']._serialized_start=1883
+  _globals['_GENERATIONEVENT_DECODED']._serialized_end=1892
+  _globals['_GENERATIONEVENT_STORED']._serialized_start=1894
+  _globals['_GENERATIONEVENT_STORED']._serialized_end=1916
+  _globals['_GENERATIONEVENT_ERROR']._serialized_start=1918
+  _globals['_GENERATIONEVENT_ERROR']._serialized_end=1956
+  _globals['_GENERATIONSERVICE']._serialized_start=2300
+  _globals['_GENERATIONSERVICE']._serialized_end=2551
 # @@protoc_insertion_point(module_scope)

@@ -1,3 +1,4 @@
+from genmedia.v1 import safety_pb2 as _safety_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -76,7 +77,7 @@ class GetGenerationRequest(_message.Message):
     def __init__(self, generation_id: _Optional[str] = ...) -> None: ...
 
 class Image(_message.Message):
-    __slots__ = ("uri", "url", "width", "height", "sha256", "content_type", "data", "index")
+    __slots__ = ("uri", "url", "width", "height", "sha256", "content_type", "data", "index", "safety")
     URI_FIELD_NUMBER: _ClassVar[int]
     URL_FIELD_NUMBER: _ClassVar[int]
     WIDTH_FIELD_NUMBER: _ClassVar[int]
@@ -85,6 +86,7 @@ class Image(_message.Message):
     CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
     INDEX_FIELD_NUMBER: _ClassVar[int]
+    SAFETY_FIELD_NUMBER: _ClassVar[int]
     uri: str
     url: str
     width: int
@@ -93,26 +95,31 @@ class Image(_message.Message):
     content_type: str
     data: bytes
     index: int
-    def __init__(self, uri: _Optional[str] = ..., url: _Optional[str] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., sha256: _Optional[str] = ..., content_type: _Optional[str] = ..., data: _Optional[bytes] = ..., index: _Optional[int] = ...) -> None: ...
+    safety: _safety_pb2.SafetyVerdict
+    def __init__(self, uri: _Optional[str] = ..., url: _Optional[str] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., sha256: _Optional[str] = ..., content_type: _Optional[str] = ..., data: _Optional[bytes] = ..., index: _Optional[int] = ..., safety: _Optional[_Union[_safety_pb2.SafetyVerdict, _Mapping]] = ...) -> None: ...
 
 class StageTimings(_message.Message):
-    __slots__ = ("queued_s", "text_encode_s", "denoise_s", "decode_s", "store_s", "total_s")
+    __slots__ = ("queued_s", "text_encode_s", "denoise_s", "decode_s", "store_s", "total_s", "safety_prompt_s", "safety_image_s")
     QUEUED_S_FIELD_NUMBER: _ClassVar[int]
     TEXT_ENCODE_S_FIELD_NUMBER: _ClassVar[int]
     DENOISE_S_FIELD_NUMBER: _ClassVar[int]
     DECODE_S_FIELD_NUMBER: _ClassVar[int]
     STORE_S_FIELD_NUMBER: _ClassVar[int]
     TOTAL_S_FIELD_NUMBER: _ClassVar[int]
+    SAFETY_PROMPT_S_FIELD_NUMBER: _ClassVar[int]
+    SAFETY_IMAGE_S_FIELD_NUMBER: _ClassVar[int]
     queued_s: float
     text_encode_s: float
     denoise_s: float
     decode_s: float
     store_s: float
     total_s: float
-    def __init__(self, queued_s: _Optional[float] = ..., text_encode_s: _Optional[float] = ..., denoise_s: _Optional[float] = ..., decode_s: _Optional[float] = ..., store_s: _Optional[float] = ..., total_s: _Optional[float] = ...) -> None: ...
+    safety_prompt_s: float
+    safety_image_s: float
+    def __init__(self, queued_s: _Optional[float] = ..., text_encode_s: _Optional[float] = ..., denoise_s: _Optional[float] = ..., decode_s: _Optional[float] = ..., store_s: _Optional[float] = ..., total_s: _Optional[float] = ..., safety_prompt_s: _Optional[float] = ..., safety_image_s: _Optional[float] = ...) -> None: ...
 
 class GenerationResult(_message.Message):
-    __slots__ = ("generation_id", "images", "seed", "model", "model_version", "timings", "width", "height", "steps", "guidance_scale", "scheduler", "created_at")
+    __slots__ = ("generation_id", "images", "seed", "model", "model_version", "timings", "width", "height", "steps", "guidance_scale", "scheduler", "created_at", "prompt_safety")
     GENERATION_ID_FIELD_NUMBER: _ClassVar[int]
     IMAGES_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
@@ -125,6 +132,7 @@ class GenerationResult(_message.Message):
     GUIDANCE_SCALE_FIELD_NUMBER: _ClassVar[int]
     SCHEDULER_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_SAFETY_FIELD_NUMBER: _ClassVar[int]
     generation_id: str
     images: _containers.RepeatedCompositeFieldContainer[Image]
     seed: int
@@ -137,15 +145,21 @@ class GenerationResult(_message.Message):
     guidance_scale: float
     scheduler: Scheduler
     created_at: str
-    def __init__(self, generation_id: _Optional[str] = ..., images: _Optional[_Iterable[_Union[Image, _Mapping]]] = ..., seed: _Optional[int] = ..., model: _Optional[str] = ..., model_version: _Optional[str] = ..., timings: _Optional[_Union[StageTimings, _Mapping]] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., steps: _Optional[int] = ..., guidance_scale: _Optional[float] = ..., scheduler: _Optional[_Union[Scheduler, str]] = ..., created_at: _Optional[str] = ...) -> None: ...
+    prompt_safety: _safety_pb2.SafetyVerdict
+    def __init__(self, generation_id: _Optional[str] = ..., images: _Optional[_Iterable[_Union[Image, _Mapping]]] = ..., seed: _Optional[int] = ..., model: _Optional[str] = ..., model_version: _Optional[str] = ..., timings: _Optional[_Union[StageTimings, _Mapping]] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., steps: _Optional[int] = ..., guidance_scale: _Optional[float] = ..., scheduler: _Optional[_Union[Scheduler, str]] = ..., created_at: _Optional[str] = ..., prompt_safety: _Optional[_Union[_safety_pb2.SafetyVerdict, _Mapping]] = ...) -> None: ...
 
 class GenerationEvent(_message.Message):
-    __slots__ = ("generation_id", "queued", "prompt_encoded", "step", "decoded", "stored", "done", "error")
+    __slots__ = ("generation_id", "queued", "prompt_encoded", "step", "decoded", "stored", "done", "error", "prompt_checked")
     class Queued(_message.Message):
         __slots__ = ("position",)
         POSITION_FIELD_NUMBER: _ClassVar[int]
         position: int
         def __init__(self, position: _Optional[int] = ...) -> None: ...
+    class PromptChecked(_message.Message):
+        __slots__ = ("verdict",)
+        VERDICT_FIELD_NUMBER: _ClassVar[int]
+        verdict: _safety_pb2.SafetyVerdict
+        def __init__(self, verdict: _Optional[_Union[_safety_pb2.SafetyVerdict, _Mapping]] = ...) -> None: ...
     class PromptEncoded(_message.Message):
         __slots__ = ("cache_hit",)
         CACHE_HIT_FIELD_NUMBER: _ClassVar[int]
@@ -183,6 +197,7 @@ class GenerationEvent(_message.Message):
     STORED_FIELD_NUMBER: _ClassVar[int]
     DONE_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_CHECKED_FIELD_NUMBER: _ClassVar[int]
     generation_id: str
     queued: GenerationEvent.Queued
     prompt_encoded: GenerationEvent.PromptEncoded
@@ -191,4 +206,5 @@ class GenerationEvent(_message.Message):
     stored: GenerationEvent.Stored
     done: GenerationResult
     error: GenerationEvent.Error
-    def __init__(self, generation_id: _Optional[str] = ..., queued: _Optional[_Union[GenerationEvent.Queued, _Mapping]] = ..., prompt_encoded: _Optional[_Union[GenerationEvent.PromptEncoded, _Mapping]] = ..., step: _Optional[_Union[GenerationEvent.Step, _Mapping]] = ..., decoded: _Optional[_Union[GenerationEvent.Decoded, _Mapping]] = ..., stored: _Optional[_Union[GenerationEvent.Stored, _Mapping]] = ..., done: _Optional[_Union[GenerationResult, _Mapping]] = ..., error: _Optional[_Union[GenerationEvent.Error, _Mapping]] = ...) -> None: ...
+    prompt_checked: GenerationEvent.PromptChecked
+    def __init__(self, generation_id: _Optional[str] = ..., queued: _Optional[_Union[GenerationEvent.Queued, _Mapping]] = ..., prompt_encoded: _Optional[_Union[GenerationEvent.PromptEncoded, _Mapping]] = ..., step: _Optional[_Union[GenerationEvent.Step, _Mapping]] = ..., decoded: _Optional[_Union[GenerationEvent.Decoded, _Mapping]] = ..., stored: _Optional[_Union[GenerationEvent.Stored, _Mapping]] = ..., done: _Optional[_Union[GenerationResult, _Mapping]] = ..., error: _Optional[_Union[GenerationEvent.Error, _Mapping]] = ..., prompt_checked: _Optional[_Union[GenerationEvent.PromptChecked, _Mapping]] = ...) -> None: ...

@@ -26,6 +26,10 @@ def app_args(s3: S3Server) -> dict:
         "text_encoder": small,
         "denoiser": {**small, "torch_threads": 2, "max_batch_images": 8},
         "vae_decoder": small,
+        # The local tenant blurs violent results instead of blocking them, so the blur path can be
+        # driven end to end (random tiny models draw noise, never anything a detector would find).
+        "safety": {**small, "policies": {"tenants": {"local": {
+            "version": "test-1", "categories": {"violence": {"flag": 0.3, "blur": 0.5}}}}}},
     }
 
 

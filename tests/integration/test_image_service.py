@@ -35,7 +35,7 @@ def decode_png(data: bytes) -> np.ndarray:
 def test_health_and_reflection_with_grpcurl(service):
     listed = subprocess.run([GRPCURL, "-plaintext", service.address, "list"], capture_output=True, text=True,
                             timeout=30, check=True).stdout.split()
-    assert {"genmedia.v1.GenerationService", "grpc.health.v1.Health"} <= set(listed)
+    assert {"genmedia.v1.GenerationService", "genmedia.v1.SafetyService", "grpc.health.v1.Health"} <= set(listed)
     health = subprocess.run([GRPCURL, "-plaintext", service.address, "grpc.health.v1.Health/Check"],
                             capture_output=True, text=True, timeout=30, check=True).stdout
     assert '"SERVING"' in health
@@ -89,7 +89,7 @@ def test_server_picks_and_returns_a_seed(client):
 def test_stream_events_in_order_with_previews(client):
     events = list(client.stream_image(prompt="a lighthouse", seed=1, steps=3, preview=True, timeout=60))
     kinds = [e.WhichOneof("event") for e in events]
-    assert kinds == ["queued", "prompt_encoded", "step", "step", "step", "decoded", "stored", "done"]
+    assert kinds == ["queued", "prompt_checked", "prompt_encoded", "step", "step", "step", "decoded", "stored", "done"]
     assert [e.step.step for e in events if e.HasField("step")] == [1, 2, 3]
     assert all(e.step.total == 3 and e.step.preview_png.startswith(b"\x89PNG") for e in events if e.HasField("step"))
     gid = events[-1].done.generation_id

@@ -1,0 +1,14 @@
+"""Safety classification: prompt and image checks, per-tenant policies and verdicts (no Ray).
+
+    checker = PromptChecker(RuleBook.load())              # rules + MiniLM semantic layer
+    verdict = policy.decide(checker.scores("a photo of ..."))
+
+The services wrap these in the `Safety` deployment (services/safety.py); other code may import
+them directly, e.g. to classify a file in a notebook.
+"""
+
+from safety.categories import Action, Category
+from safety.policy import CategoryThresholds, PolicyBook, TenantPolicy
+from safety.verdict import CategoryScore, Verdict
+
+__all__ = ["Action", "Category", "CategoryScore", "CategoryThresholds", "PolicyBook", "TenantPolicy", "Verdict"]

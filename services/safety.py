@@ -1,0 +1,137 @@
+"""Safety deployment: prompt and image classification under the tenant's policy, batched.
+
+Prompts from concurrent requests are scored in one MiniLM forward; images from concurrent
+requests in one NudeNet forward. Every verdict is counted in
+`genmedia_safety_verdicts_total{kind, category, action}`. Classifiers load in the constructor:
+a missing model file fails the replica (visible in `serve status`), and a classifier that fails
+at run time raises ClassifierUnavailable (UNAVAILABLE); content is never released unchecked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+from ray import serve
+from ray.serve.metrics import Counter
+
+from genmedia.errors import InvalidArgument
+from safety.categories import Action
+from safety.image_checker import ImageChecker
+from safety.prompt_checker import PromptChecker
+from safety.verdict import CategoryScore, Verdict
+from services.config import AppConfig
+from services.runtime import configure_replica
+
+logger = logging.getLogger("genmedia.safety")
+
+MAX_PROMPT_CHARS = 4000
+MAX_IMAGE_BYTES = 20 * 1024 * 1024
+MAX_IMAGE_PIXELS = 50_000_000
+
+
+@dataclass(frozen=True)
+class ImageCheck:
+    """The verdict per image and the images to release (None where blocked)."""
+
+    verdicts: tuple[Verdict, ...]
+    images: tuple[np.ndarray | None, ...]
+
+
+def decode_image_bytes(data: bytes) -> np.ndarray:
+    """RGB uint8 pixels of PNG/JPEG/WebP bytes. Raises InvalidArgument naming `image`."""
+    from PIL import Image, UnidentifiedImageError
+
+    if not data:
+        raise InvalidArgument("image", "required: PNG, JPEG or WebP bytes")
+    if len(data) > MAX_IMAGE_BYTES:
+        raise InvalidArgument("image", f"{len(data)} bytes is over the {MAX_IMAGE_BYTES} byte limit")
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            if img.format not in ("PNG", "JPEG", "WEBP"):
+                raise InvalidArgument("image", f"format {img.format} is not supported; send PNG, JPEG or WebP")
+            if img.width * img.height > MAX_IMAGE_PIXELS:
+                raise InvalidArgument("image", f"{img.width}x{img.height} is over {MAX_IMAGE_PIXELS} pixels")
+            return np.asarray(img.convert("RGB"))
+    except InvalidArgument:
+        raise
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise InvalidArgument("image", f"not a decodable image ({type(exc).__name__})") from None
+
+
+@serve.deployment(name="Safety")
+class Safety:
+    def __init__(self, config: AppConfig):
+        settings = config.safety
+        configure_replica(settings)
+        self._policies = settings.policies
+        self._prompts = PromptChecker.load(settings.rules_path, settings.semantic_model_dir)
+        self._images = ImageChecker.load(settings.nudity_model, settings.face_cascade, settings.onnx_threads)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="safety")
+        for method in (self._prompt_batch, self._image_batch):
+            method.set_max_batch_size(settings.batch.max_batch_size)
+            method.set_batch_wait_timeout_s(settings.batch.batch_wait_timeout_s)
+        self._verdicts = Counter(
+            "genmedia_safety_verdicts_total",
+            description="Safety verdicts by kind (prompt, image), category and action; "
+                        "category 'none' counts verdicts with no category over its thresholds.",
+            tag_keys=("kind", "category", "action"),
+        )
+        self._prompts.score(["warm-up"])  # first calls allocate; keep that out of a request
+        self._images.score([np.zeros((64, 64, 3), dtype=np.uint8)])
+        logger.info("safety ready: rules %s, models %s", self._prompts.rules.version,
+                    {**self._prompts.model_versions, **self._images.model_versions})
+
+    # --- prompts ------------------------------------------------------------------------------
+    async def check_prompt(self, tenant: str, prompt: str) -> Verdict:
+        """The tenant policy's verdict on a prompt. Raises ClassifierUnavailable."""
+        if len(prompt) > MAX_PROMPT_CHARS:
+            raise InvalidArgument("prompt", f"{len(prompt)} characters is over the {MAX_PROMPT_CHARS} limit")
+        scores = await self._prompt_batch(prompt)
+        policy = self._policies.resolve(tenant)
+        verdict = policy.decide(scores, rules_version=self._prompts.rules.version,
+                                model_versions=self._prompts.model_versions)
+        self._count("prompt", verdict)
+        return verdict
+
+    @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.002)
+    async def _prompt_batch(self, prompts: list[str]) -> list[list[CategoryScore]]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._prompts.score, prompts)
+
+    # --- images -------------------------------------------------------------------------------
+    async def check_images(self, tenant: str, images: np.ndarray | list[np.ndarray],
+                           floor: Action = Action.ALLOW) -> ImageCheck:
+        """Verdicts for a generation's images and what to release. Raises ClassifierUnavailable."""
+        images = list(images)
+        scores = await asyncio.gather(*(self._image_batch(img) for img in images))
+        policy = self._policies.resolve(tenant)
+        verdicts, released = [], []
+        for image, s in zip(images, scores):
+            verdict, out = self._images.apply(image, s, policy, floor)
+            self._count("image", verdict)
+            verdicts.append(verdict)
+            released.append(out)
+        return ImageCheck(tuple(verdicts), tuple(released))
+
+    async def classify_image_bytes(self, tenant: str, data: bytes) -> Verdict:
+        """SafetyService.ClassifyImage: decode, then check. Raises InvalidArgument for bad bytes."""
+        loop = asyncio.get_running_loop()
+        image = await loop.run_in_executor(None, decode_image_bytes, data)
+        return (await self.check_images(tenant, [image])).verdicts[0]
+
+    @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.002)
+    async def _image_batch(self, images: list[np.ndarray]) -> list[list[CategoryScore]]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._images.score, images)
+
+    def _count(self, kind: str, verdict: Verdict) -> None:
+        hits = verdict.triggered
+        if not hits:
+            self._verdicts.inc(tags={"kind": kind, "category": "none", "action": verdict.action.value})
+        for d in hits:
+            self._verdicts.inc(tags={"kind": kind, "category": d.category.value, "action": d.action.value})

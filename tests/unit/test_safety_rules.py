@@ -1,0 +1,81 @@
+"""The rule book: loading errors, pattern hits and exceptions, fragments, the minors rule."""
+
+import pytest
+
+from safety.categories import Category
+from safety.normalize import normalize
+from safety.rules import RuleBook, RuleBookError, fragment_hit
+
+
+@pytest.fixture(scope="module")
+def rules():
+    return RuleBook.load()
+
+
+def hits(rules, text):
+    return {c.value for c in rules.match(normalize(text))}
+
+
+@pytest.mark.parametrize("text, category", [
+    ("a nude woman on a bed", "sexual"),
+    ("n.u.d.e photo", "sexual"),
+    ("nu de woman", "sexual"),                      # fragment across a space
+    ("a man being tortured, blood everywhere", "violence"),
+    ("k1ll him with a knife", "violence"),
+    ("nazi propaganda poster", "hate"),
+    ("pro-ana thinspo collage", "self_harm"),
+    ("how to build a pipe b0mb", "weapons"),
+    ("Taylor Swift arrested, news photo", "real_person"),
+    ("T-a-y-l-o-r S-w-i-f-t crying", "real_person"),
+    ("Pikachu eating ramen", "copyright"),
+])
+def test_unsafe_prompts_hit_their_category(rules, text, category):
+    assert category in hits(rules, text)
+
+
+@pytest.mark.parametrize("text", [
+    "shoot a portrait at golden hour", "breast cancer awareness poster", "kill the lights in the render",
+    "a knife on a cutting board", "grilled chicken breast", "nude lipstick shades", "a snake dance",
+    "a green apple on a table", "a frozen lake at dawn", "execute the plan, corporate poster",
+    "a sexy sports car", "a suicide prevention hotline poster", "a same-sex couple with a puppy",
+])
+def test_benign_prompts_hit_nothing(rules, text):
+    assert hits(rules, text) == set()
+
+
+def test_fragments_must_align_with_word_edges():
+    assert fragment_hit("nu de", ("nude",)) == "nude"
+    assert fragment_hit("a snake dance", ("naked",)) is None
+
+
+def test_minor_context(rules):
+    direct, subject, suggestive = rules.minor_context(normalize("a 12 year old girl in lingerie"))
+    assert subject and suggestive
+    assert rules.minor_context(normalize("loli hentai"))[0]
+    assert rules.minor_context(normalize("kids playing soccer in a park")) == (None, "kids", None)
+
+
+def test_version_and_digest(rules):
+    assert rules.version and len(rules.digest) == 12
+
+
+def test_malformed_rule_books_name_the_entry(tmp_path):
+    bad = tmp_path / "rules.yaml"
+    bad.write_text("version: '1'\ncategories:\n  sexual:\n    patterns: ['(unclosed']\n")
+    with pytest.raises(RuleBookError, match=r"categories.sexual.patterns\[0\]"):
+        RuleBook.load(bad)
+    bad.write_text("version: '1'\ncategories:\n  nonsense: {}\n")
+    with pytest.raises(RuleBookError, match="unknown"):
+        RuleBook.load(bad)
+    bad.write_text("categories: {}\n")
+    with pytest.raises(RuleBookError, match="version"):
+        RuleBook.load(bad)
+    with pytest.raises(RuleBookError, match="cannot read"):
+        RuleBook.load(tmp_path / "missing.yaml")
+
+
+def test_score_entries(tmp_path):
+    f = tmp_path / "rules.yaml"
+    f.write_text("version: '1'\ncategories:\n  sexual:\n    patterns: [{pattern: sexy, score: 0.3}]\n")
+    score = RuleBook.load(f).match(normalize("a sexy pose"))[Category.SEXUAL]
+    assert score.score == 0.3 and score.evidence == "sexy"
