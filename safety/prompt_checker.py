@@ -28,8 +28,7 @@ class PromptChecker:
     def load(cls, rules_path: Path | str | None = None, model_dir: Path | None = None) -> "PromptChecker":
         """Raises RuleBookError (bad rule book) or ClassifierUnavailable (model missing)."""
         rules = RuleBook.load(rules_path)
-        semantic = SemanticClassifier(rules.exemplars, rules.benign_exemplars, low=rules.semantic_low,
-                                      high=rules.semantic_high, benign_margin=rules.benign_margin,
+        semantic = SemanticClassifier(block_p=rules.semantic_block_p, slope=rules.semantic_slope,
                                       model_dir=model_dir)
         return cls(rules, semantic)
 

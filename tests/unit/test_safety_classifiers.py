@@ -127,7 +127,7 @@ def test_missing_model_files_fail_closed(tmp_path):
     with pytest.raises(ClassifierUnavailable, match="no cascade"):
         FaceDetector(tmp_path / "missing.xml")
     with pytest.raises(ClassifierUnavailable, match="no model weights"):
-        SemanticClassifier({}, (), low=0.4, high=0.8, benign_margin=0.0, model_dir=tmp_path)
+        SemanticClassifier(model_dir=tmp_path)
 
 
 def test_corrupt_model_file_fails_closed(tmp_path):
@@ -159,3 +159,24 @@ def test_decode_image_bytes():
         with pytest.raises(InvalidArgument, match=match) as err:
             decode_image_bytes(data)
         assert err.value.field == "image"
+
+
+def test_head_file_missing_or_wrong_fails_closed(tmp_path):
+    from safety.head import CLASSES, CategoryHead
+
+    with pytest.raises(ClassifierUnavailable, match="head unavailable"):
+        CategoryHead(tmp_path / "missing.npz")
+    wrong = tmp_path / "wrong.npz"
+    np.savez(wrong, weights=np.zeros((384, 2), np.float32), bias=np.zeros(2, np.float32),
+             classes=np.array(["benign", "other"]), training_digest=np.array("x"))
+    with pytest.raises(ClassifierUnavailable, match="expected"):
+        CategoryHead(wrong)
+    head = CategoryHead()
+    probs = head.probabilities(np.zeros((2, head.weights.shape[0]), np.float32))
+    assert probs.shape == (2, len(CLASSES)) and np.allclose(probs.sum(axis=1), 1.0)
+
+
+@pytest.mark.parametrize("text", ["warm-up", "test", "x", "a dog"])
+def test_placeholder_prompts_score_nothing(prompts, text):
+    [scores] = prompts.score([text])
+    assert max(s.score for s in scores) < 0.35

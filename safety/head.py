@@ -1,0 +1,40 @@
+"""The semantic layer's classifier head: multinomial logistic regression over MiniLM embeddings.
+
+Trained by scripts/train_safety_head.py on the labelled development prompts and the rule
+book's exemplars; stored as plain numpy in safety/data/semantic_head.npz (no scikit-learn at
+serving time). `probabilities(embeddings)` gives, per prompt, one probability per class:
+`benign` and the eight prompt categories.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from safety.categories import PROMPT_CATEGORIES
+from safety.errors import ClassifierUnavailable
+
+HEAD_PATH = Path(__file__).parent / "data" / "semantic_head.npz"
+CLASSES = ["benign"] + [c.value for c in PROMPT_CATEGORIES]
+
+
+class CategoryHead:
+    def __init__(self, path: Path | None = None):
+        path = Path(path) if path is not None else HEAD_PATH
+        try:
+            with np.load(path) as data:
+                self.weights = data["weights"]
+                self.bias = data["bias"]
+                classes = [str(c) for c in data["classes"]]
+                self.version = f"head@{data['training_digest']}"
+        except (OSError, KeyError, ValueError) as exc:
+            raise ClassifierUnavailable(f"semantic classifier head unavailable: {path}: {exc}") from None
+        if classes != CLASSES:
+            raise ClassifierUnavailable(f"semantic classifier head {path} has classes {classes}, expected {CLASSES}")
+
+    def probabilities(self, embeddings: np.ndarray) -> np.ndarray:
+        logits = embeddings @ self.weights + self.bias
+        logits -= logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        return p / p.sum(axis=1, keepdims=True)

@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""Trains the semantic layer's classifier head: logistic regression over MiniLM embeddings.
+
+    python scripts/train_safety_head.py             # writes safety/data/semantic_head.npz
+    python scripts/train_safety_head.py --cv 5      # also reports k-fold cross-validation
+
+Training data: the labelled prompt sets used for development (loadtests/data/safety_prompts_
+{dev,test,holdout,final}.jsonl) plus the rule book's exemplars and benign anchors. Never the `release`
+set: that one is kept for the reported evaluation. Inputs are normalised exactly as at serving
+time (safety.normalize), and the classes are `benign` plus the eight prompt categories. The
+output is plain numpy (weights, bias, class names, a digest of the training data), so serving
+needs no scikit-learn.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from safety.categories import PROMPT_CATEGORIES  # noqa: E402
+from safety.head import CLASSES, HEAD_PATH  # noqa: E402
+from safety.normalize import normalize  # noqa: E402
+from safety.rules import RuleBook  # noqa: E402
+from safety.semantic import bundled_model_dir  # noqa: E402
+
+TRAINING_SETS = ("dev", "test", "holdout", "final")
+
+
+def training_rows() -> list[tuple[str, str]]:
+    rows = []
+    for name in TRAINING_SETS:
+        path = REPO / "loadtests" / "data" / f"safety_prompts_{name}.jsonl"
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                r = json.loads(line)
+                rows.append((r["text"], r["category"] if r["label"] == "unsafe" else "benign"))
+    rules = RuleBook.load()
+    for category, exemplars in rules.exemplars.items():
+        rows += [(e, category.value) for e in exemplars]
+    rows += [(b, "benign") for b in rules.benign_exemplars]
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cv", type=int, default=0, help="k-fold cross-validation report (0: skip)")
+    parser.add_argument("--c", type=float, default=64.0, help="inverse regularisation strength")
+    args = parser.parse_args()
+    from sentence_transformers import SentenceTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+
+    rows = training_rows()
+    texts = [normalize(t).canonical for t, _ in rows]
+    labels = np.array([CLASSES.index(c) for _, c in rows])
+    model = SentenceTransformer(str(bundled_model_dir()), device="cpu")
+    x = model.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True).astype(np.float32)
+
+    def fit(xs, ys):
+        clf = LogisticRegression(C=args.c, max_iter=4000, class_weight="balanced")
+        return clf.fit(xs, ys)
+
+    if args.cv:
+        pred = np.zeros(len(labels), dtype=int)
+        prob = np.zeros((len(labels), len(CLASSES)))
+        for train, test in StratifiedKFold(args.cv, shuffle=True, random_state=0).split(x, labels):
+            clf = fit(x[train], labels[train])
+            prob[test] = clf.predict_proba(x[test])
+            pred[test] = prob[test].argmax(axis=1)
+        unsafe = labels != 0
+        caught = 1 - prob[:, 0] >= 0.5
+        print(f"{args.cv}-fold CV on {len(labels)} rows (C={args.c}): unsafe caught "
+              f"{caught[unsafe].mean():.3f}, benign flagged {caught[~unsafe].mean():.3f}, "
+              f"class accuracy {(pred == labels).mean():.3f}")
+        for i, c in enumerate(CLASSES[1:], start=1):
+            m = labels == i
+            print(f"  {c:14s} caught {caught[m].mean():.3f}  exact {(pred[m] == i).mean():.3f}  (n={m.sum()})")
+
+    clf = fit(x, labels)
+    digest = hashlib.sha256("\n".join(f"{c}\t{t}" for t, c in rows).encode()).hexdigest()[:12]
+    np.savez_compressed(HEAD_PATH, weights=clf.coef_.T.astype(np.float32), bias=clf.intercept_.astype(np.float32),
+                        classes=np.array(CLASSES), training_digest=np.array(digest), c=np.array(args.c))
+    print(f"wrote {HEAD_PATH.relative_to(REPO)}: {len(rows)} training rows, digest {digest}")
+    assert [c.value for c in PROMPT_CATEGORIES] == CLASSES[1:]
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
