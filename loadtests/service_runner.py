@@ -282,3 +282,25 @@ def denoiser_stats(service: Service) -> dict | None:
             return json.loads(line.removeprefix("STATS="))
     log(f"could not read the Denoiser's stats: {out.stderr.strip()[-300:]}")
     return None
+
+
+_METRICS_PORT_CODE = r"""
+import sys, ray
+ray.init(address=sys.argv[1], log_to_driver=False, logging_level="ERROR")
+print("PORT=" + str(ray.nodes()[0]["MetricsExportPort"]))
+"""
+
+
+def metrics_port(service: Service) -> int | None:
+    """The port where the service's Ray node exports Prometheus metrics (Serve's and ours), read
+    by a short-lived Ray driver. None if it cannot be read."""
+    address = service.gcs_address()
+    if address is None:
+        return None
+    out = subprocess.run([sys.executable, "-c", _METRICS_PORT_CODE, address], cwd=REPO, capture_output=True,
+                         text=True, timeout=120, env=service.env())
+    for line in out.stdout.splitlines():
+        if line.startswith("PORT="):
+            return int(line.removeprefix("PORT="))
+    log(f"could not read the metrics port: {out.stderr.strip()[-300:]}")
+    return None

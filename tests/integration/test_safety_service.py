@@ -135,3 +135,27 @@ def test_classify_rejects_bad_input_naming_the_field(client, call, arg, field):
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert err.value.details().startswith(f"{field}:")
 
+
+
+def test_verdicts_are_counted_in_prometheus_metrics(client, service):
+    import re
+    import time
+    import urllib.request
+
+    from loadtests.service_runner import metrics_port
+
+    with pytest.raises(grpc.RpcError):
+        client.generate_image(prompt="a n.u.d.e woman posing on a bed", seed=1, steps=2, timeout=60)
+    port = metrics_port(service)
+    assert port, "the Ray node exports no metrics port"
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    pattern = re.compile(r'genmedia_safety_verdicts_total\{[^}]*action="block"[^}]*category="sexual"[^}]*'
+                         r'kind="prompt"[^}]*\} ([0-9.e+]+)')
+    deadline = time.monotonic() + 90  # Ray reports metrics every few seconds
+    found = None
+    while time.monotonic() < deadline and not found:
+        text = opener.open(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+        found = pattern.search(text)
+        if not found:
+            time.sleep(3)
+    assert found and float(found.group(1)) >= 1
