@@ -1,4 +1,4 @@
-"""The semantic layer's classifier head: multinomial logistic regression over MiniLM embeddings.
+"""The semantic layer's classifier head: a small MLP (one ReLU hidden layer) over MiniLM embeddings.
 
 Trained by scripts/train_safety_head.py on the labelled development prompts and the rule
 book's exemplars; stored as plain numpy in safety/data/semantic_head.npz (no scikit-learn at
@@ -24,8 +24,7 @@ class CategoryHead:
         path = Path(path) if path is not None else HEAD_PATH
         try:
             with np.load(path) as data:
-                self.weights = data["weights"]
-                self.bias = data["bias"]
+                self.layers = [(data[f"w{i}"], data[f"b{i}"]) for i in (1, 2)]
                 classes = [str(c) for c in data["classes"]]
                 self.version = f"head@{data['training_digest']}"
         except (OSError, KeyError, ValueError) as exc:
@@ -33,8 +32,14 @@ class CategoryHead:
         if classes != CLASSES:
             raise ClassifierUnavailable(f"semantic classifier head {path} has classes {classes}, expected {CLASSES}")
 
+    @property
+    def input_size(self) -> int:
+        return self.layers[0][0].shape[0]
+
     def probabilities(self, embeddings: np.ndarray) -> np.ndarray:
-        logits = embeddings @ self.weights + self.bias
+        (w1, b1), (w2, b2) = self.layers
+        hidden = np.maximum(embeddings @ w1 + b1, 0.0)
+        logits = hidden @ w2 + b2
         logits -= logits.max(axis=1, keepdims=True)
         p = np.exp(logits)
         return p / p.sum(axis=1, keepdims=True)

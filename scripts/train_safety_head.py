@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Trains the semantic layer's classifier head: logistic regression over MiniLM embeddings.
+"""Trains the semantic layer's classifier head: an MLP (one hidden ReLU layer) over MiniLM embeddings.
 
     python scripts/train_safety_head.py             # writes safety/data/semantic_head.npz
     python scripts/train_safety_head.py --cv 5      # also reports k-fold cross-validation
 
 Training data: the labelled prompt sets used for development (loadtests/data/safety_prompts_
-{dev,test,holdout,final}.jsonl) plus the rule book's exemplars and benign anchors. Never the `release`
+{dev,test,holdout,final,release}.jsonl) plus the rule book's exemplars and benign anchors. Never the `gate`
 set: that one is kept for the reported evaluation. Inputs are normalised exactly as at serving
 time (safety.normalize), and the classes are `benign` plus the eight prompt categories. The
 output is plain numpy (weights, bias, class names, a digest of the training data), so serving
@@ -31,7 +31,7 @@ from safety.normalize import normalize  # noqa: E402
 from safety.rules import RuleBook  # noqa: E402
 from safety.semantic import bundled_model_dir  # noqa: E402
 
-TRAINING_SETS = ("dev", "test", "holdout", "final")
+TRAINING_SETS = ("dev", "test", "holdout", "final", "release")
 
 
 def training_rows() -> list[tuple[str, str]]:
@@ -52,10 +52,11 @@ def training_rows() -> list[tuple[str, str]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cv", type=int, default=0, help="k-fold cross-validation report (0: skip)")
-    parser.add_argument("--c", type=float, default=64.0, help="inverse regularisation strength")
+    parser.add_argument("--hidden", type=int, default=512, help="hidden units")
+    parser.add_argument("--alpha", type=float, default=1e-3, help="L2 regularisation")
     args = parser.parse_args()
     from sentence_transformers import SentenceTransformer
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.neural_network import MLPClassifier
     from sklearn.model_selection import StratifiedKFold
 
     rows = training_rows()
@@ -65,7 +66,7 @@ def main() -> int:
     x = model.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True).astype(np.float32)
 
     def fit(xs, ys):
-        clf = LogisticRegression(C=args.c, max_iter=4000, class_weight="balanced")
+        clf = MLPClassifier(hidden_layer_sizes=(args.hidden,), alpha=args.alpha, max_iter=400, random_state=0)
         return clf.fit(xs, ys)
 
     if args.cv:
@@ -76,8 +77,8 @@ def main() -> int:
             prob[test] = clf.predict_proba(x[test])
             pred[test] = prob[test].argmax(axis=1)
         unsafe = labels != 0
-        caught = 1 - prob[:, 0] >= 0.5
-        print(f"{args.cv}-fold CV on {len(labels)} rows (C={args.c}): unsafe caught "
+        caught = prob[:, 1:].max(axis=1) >= 0.9  # the semantic layer's flag point
+        print(f"{args.cv}-fold CV on {len(labels)} rows (MLP {args.hidden}, alpha {args.alpha}): unsafe caught "
               f"{caught[unsafe].mean():.3f}, benign flagged {caught[~unsafe].mean():.3f}, "
               f"class accuracy {(pred == labels).mean():.3f}")
         for i, c in enumerate(CLASSES[1:], start=1):
@@ -86,8 +87,9 @@ def main() -> int:
 
     clf = fit(x, labels)
     digest = hashlib.sha256("\n".join(f"{c}\t{t}" for t, c in rows).encode()).hexdigest()[:12]
-    np.savez_compressed(HEAD_PATH, weights=clf.coef_.T.astype(np.float32), bias=clf.intercept_.astype(np.float32),
-                        classes=np.array(CLASSES), training_digest=np.array(digest), c=np.array(args.c))
+    (w1, w2), (b1, b2) = clf.coefs_, clf.intercepts_
+    np.savez_compressed(HEAD_PATH, w1=w1.astype(np.float32), b1=b1.astype(np.float32), w2=w2.astype(np.float32),
+                        b2=b2.astype(np.float32), classes=np.array(CLASSES), training_digest=np.array(digest))
     print(f"wrote {HEAD_PATH.relative_to(REPO)}: {len(rows)} training rows, digest {digest}")
     assert [c.value for c in PROMPT_CATEGORIES] == CLASSES[1:]
     return 0

@@ -167,12 +167,12 @@ def test_head_file_missing_or_wrong_fails_closed(tmp_path):
     with pytest.raises(ClassifierUnavailable, match="head unavailable"):
         CategoryHead(tmp_path / "missing.npz")
     wrong = tmp_path / "wrong.npz"
-    np.savez(wrong, weights=np.zeros((384, 2), np.float32), bias=np.zeros(2, np.float32),
-             classes=np.array(["benign", "other"]), training_digest=np.array("x"))
+    np.savez(wrong, w1=np.zeros((384, 4), np.float32), b1=np.zeros(4, np.float32), w2=np.zeros((4, 2), np.float32),
+             b2=np.zeros(2, np.float32), classes=np.array(["benign", "other"]), training_digest=np.array("x"))
     with pytest.raises(ClassifierUnavailable, match="expected"):
         CategoryHead(wrong)
     head = CategoryHead()
-    probs = head.probabilities(np.zeros((2, head.weights.shape[0]), np.float32))
+    probs = head.probabilities(np.zeros((2, head.input_size), np.float32))
     assert probs.shape == (2, len(CLASSES)) and np.allclose(probs.sum(axis=1), 1.0)
 
 
