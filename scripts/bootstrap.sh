@@ -10,6 +10,9 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
   echo "bootstrap: genmedia needs Python 3.11 or newer (found $("$PYTHON" --version))" >&2
   exit 1
 fi
+# System packages the tests need (PostgreSQL server binaries); a no-op when present.
+bash scripts/install_system_deps.sh
+
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 
 stamp=.venv/.genmedia-installed
@@ -18,6 +21,6 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip 2>&1 | grep -v "is ignored" || true
   .venv/bin/python -m pip install --quiet torch==2.13.0 2>&1 | grep -v "is ignored" || true
   .venv/bin/python -m pip install --quiet -e ".[test]" 2>&1 | grep -v "is ignored" || true
-  .venv/bin/python -c "import torch, ray, diffusers, genmedia" # fail here, not mid-test, if an install broke
+  .venv/bin/python -c "import torch, ray, diffusers, genmedia, c2pa, sqlalchemy, psycopg, onnxruntime, cv2" # fail here, not mid-test, if an install broke
   echo "$want" > "$stamp"
 fi
