@@ -2,3 +2,5 @@
 
 Nothing in this package imports Ray, so a client or a notebook can use it alone.
 """
+
+__version__ = "0.1.0"

@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from tests.fixtures.c2pa_certs import make_test_chain  # noqa: E402
+from provenance.c2pa.dev_chain import make_test_chain  # noqa: E402
 
 ALGS = ("es256", "es384", "ps256", "ed25519")
 

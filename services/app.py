@@ -13,6 +13,7 @@ from ray.serve import Application
 from services.config import AppConfig
 from services.denoiser import Denoiser
 from services.ingress import Ingress
+from services.provenance import Provenance
 from services.safety import Safety
 from services.text_encoder import TextEncoder
 from services.vae_decoder import VAEDecoder
@@ -25,7 +26,9 @@ def build_app(args: dict[str, Any]) -> Application:
         root = config.storage.local_root.expanduser().resolve()
         config = config.model_copy(update={"storage": config.storage.model_copy(update={"local_root": root})})
     safety = Safety.options(**config.safety.serve_options()).bind(config)
+    provenance = Provenance.options(**config.provenance.serve_options()).bind(config)
     text_encoder = TextEncoder.options(**config.text_encoder.serve_options()).bind(config)
     denoiser = Denoiser.options(**config.denoiser.serve_options()).bind(config)
     vae_decoder = VAEDecoder.options(**config.vae_decoder.serve_options()).bind(config)
-    return Ingress.options(**config.ingress.serve_options()).bind(config, safety, text_encoder, denoiser, vae_decoder)
+    return Ingress.options(**config.ingress.serve_options()).bind(config, safety, text_encoder, denoiser, vae_decoder,
+                                                                  provenance)

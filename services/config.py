@@ -102,6 +102,39 @@ class SafetySettings(DeploymentSettings):
     policies: PolicyBook = Field(default_factory=PolicyBook, description="Default and per-tenant policies.")
 
 
+class ProvenanceSettings(DeploymentSettings):
+    """The Provenance deployment: watermark, fingerprint, C2PA and the record store.
+
+    Secrets never live here: keys and the C2PA certificate come from the environment
+    (provenance/keys.py lists the variables); the record store URL may too.
+    """
+
+    records_url: str = Field(
+        default="sqlite:///var/records.db",
+        description="Record store (SQLAlchemy URL); the env GENMEDIA_RECORDS_URL overrides it (URLs with passwords).",
+    )
+    dev_keys_dir: Path | None = Field(
+        default=None,
+        description="Embedded default only: generate missing keys and a throwaway C2PA certificate here. "
+                    "None: every secret must be set in the environment.",
+    )
+    fingerprint_radius: int = Field(default=31, ge=0, le=64, description="PDQ Hamming radius of a fingerprint match.")
+    index_refresh_s: float = Field(
+        default=5.0, gt=0, description="How often a replica loads fingerprints other replicas recorded."
+    )
+    retention_days: int = Field(default=90, ge=1, description="Generation parameters are purged after this.")
+    purge_interval_s: float = Field(default=3600.0, gt=0, description="How often a replica runs the purge.")
+
+    @model_validator(mode="after")
+    def _absolute(self) -> "ProvenanceSettings":
+        if self.records_url.startswith("sqlite:///") and not self.records_url.startswith("sqlite:////"):
+            path = Path(self.records_url.removeprefix("sqlite:///")).expanduser().resolve()
+            self.records_url = f"sqlite:///{path}"
+        if self.dev_keys_dir is not None:
+            self.dev_keys_dir = self.dev_keys_dir.expanduser().resolve()
+        return self
+
+
 class IngressSettings(DeploymentSettings):
     tenant: str = Field(default="local", description="Tenant of every request until authentication lands.")
     warmup: bool = Field(default=True, description="Run one generation per model before reporting SERVING.")
@@ -120,6 +153,9 @@ class AppConfig(_Strict):
     denoiser: DenoiserSettings = Field(default_factory=DenoiserSettings, description="Denoiser (UNet/DiT).")
     vae_decoder: VaeDecoderSettings = Field(default_factory=VaeDecoderSettings, description="VAEDecoder.")
     safety: SafetySettings = Field(default_factory=SafetySettings, description="Safety (prompt and image checks).")
+    provenance: ProvenanceSettings = Field(
+        default_factory=ProvenanceSettings, description="Provenance (watermark, fingerprint, C2PA, records)."
+    )
 
     @model_validator(mode="after")
     def _models(self) -> "AppConfig":

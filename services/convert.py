@@ -9,6 +9,7 @@ from engines.params import RawImageFields
 from engines.schedulers import SchedulerName
 from genmedia.errors import InvalidArgument
 from genmedia.v1 import generation_pb2 as pb
+from genmedia.v1 import provenance_pb2 as ppb
 from genmedia.v1 import safety_pb2 as spb
 from safety.categories import Action, Category
 from safety.verdict import Verdict
@@ -94,6 +95,55 @@ def verdict_to_proto(verdict: Verdict | dict | None) -> spb.SafetyVerdict | None
         policy=verdict.policy, policy_version=verdict.policy_version, rules_version=verdict.rules_version,
         model_versions=verdict.model_versions, blurred=verdict.blurred,
     )
+
+
+_AUTHENTICITY = {
+    "generated_here": ppb.AUTHENTICITY_GENERATED_HERE,
+    "likely_generated_here": ppb.AUTHENTICITY_LIKELY_GENERATED_HERE,
+    "claimed_only": ppb.AUTHENTICITY_CLAIMED_ONLY,
+    "not_found": ppb.AUTHENTICITY_NOT_FOUND,
+}
+
+
+def provenance_record_to_proto(record, tenant: str) -> ppb.ProvenanceRecord:
+    """A provenance record; private fields (and artifact URIs) only for its own tenant."""
+    import json
+
+    own = record.tenant == tenant
+    msg = ppb.ProvenanceRecord(
+        generation_id=record.generation_id, created_at=record.created_at.isoformat(timespec="milliseconds"),
+        kind=record.kind, model=record.model, model_version=record.model_version, private_fields=own,
+        artifacts=[
+            ppb.ArtifactRecord(index=a.index, uri=a.uri if own else "", sha256=a.sha256, media_type=a.media_type,
+                               width=a.width or 0, height=a.height or 0, safety=verdict_to_proto(a.safety))
+            for a in record.artifacts
+        ],
+    )
+    if own:
+        msg.tenant = record.tenant
+        msg.user_id = record.user_id or ""
+        msg.prompt_hmac = record.prompt_hmac
+        msg.prompt = record.prompt or ""
+        msg.parameters_json = json.dumps(record.parameters, sort_keys=True) if record.parameters is not None else ""
+    return msg
+
+
+def verify_to_proto(report, tenant: str) -> ppb.VerifyResult:
+    msg = ppb.VerifyResult(
+        authenticity=_AUTHENTICITY[report.authenticity.value], reasons=list(report.reasons),
+        watermark=ppb.WatermarkResult(found=report.watermark_found, payload=report.payload or b"",
+                                      confidence=report.watermark_confidence),
+        fingerprint_matches=[ppb.FingerprintMatch(generation_id=m.generation_id, index=m.index, distance=m.distance)
+                             for m in report.matches],
+    )
+    c = report.c2pa
+    if c is not None:
+        msg.c2pa.CopyFrom(ppb.C2paResult(
+            present=c.present, valid=c.valid, trusted=bool(c.trusted), errors=list(c.validation_errors),
+            digital_source_type=c.digital_source_type or "", generation_id=c.generation_id or ""))
+    if report.record is not None:
+        msg.record.CopyFrom(provenance_record_to_proto(report.record, tenant))
+    return msg
 
 
 def result_to_proto(

@@ -1,15 +1,18 @@
 """One image generation across the stage deployments, as a stream of internal events.
 
     validate -> Safety.check_prompt -> TextEncoder.encode -> Denoiser.denoise (streamed steps)
-             -> VAEDecoder.decode -> Safety.check_images -> encode files -> ArtifactStore.put each
-             -> manifest -> done
+             -> VAEDecoder.decode -> Safety.check_images -> Provenance.seal (watermark, fingerprint,
+             C2PA) -> ArtifactStore.put each -> Provenance.commit (the record) -> manifest -> done
 
 A blocked prompt ends the generation with PERMISSION_DENIED before any model runs. Blocked
 images are never stored; blurred ones are stored blurred; flagged ones are stored with a
 `safety-action: flag` mark. If every image is blocked the generation fails with
 PERMISSION_DENIED. The result is reported only after every released image and the manifest
-are durably stored; if storing fails part-way, the images already written are deleted, so no
-orphan artifact stays behind.
+are durably stored and recorded. Nothing is released without its record and no record stays
+without its artifacts: if storing fails part-way the images already written are deleted; if
+recording fails they are deleted too; if the manifest fails the record is removed and the images
+deleted. (A crash between the put and the commit can leave an unreleased object without a
+record; its key was never given to anyone.)
 """
 
 from __future__ import annotations
@@ -24,13 +27,15 @@ from typing import AsyncIterator
 
 
 from engines.decoding import DecodeRequest
-from engines.image_files import ImageFormat, encode_image
+from engines.image_files import ImageFormat
 from engines.params import ImageParams
 from engines.step_batching import DenoiseResult, StepEvent
 from engines.text_encoding import EncodeRequest
-from genmedia.errors import GenMediaError, PermissionDenied, Unavailable
+from genmedia.errors import PermissionDenied, Unavailable
 from safety.categories import Action
 from safety.verdict import Verdict
+from provenance.sealing import SealedImage
+from services.provenance import ArtifactInfo, CommitRequest, SealRequest
 from services.records import GenerationRecord, ImageRecord, generation_time, save_manifest
 from services.safety import ImageCheck
 from storage import ArtifactStore, artifact_key
@@ -86,8 +91,10 @@ class Done:
 class ImageGeneration:
     """Runs image jobs through the stage handles and the artifact store."""
 
-    def __init__(self, safety, text_encoder, denoiser, vae_decoder, store: ArtifactStore, io_threads: int):
+    def __init__(self, safety, text_encoder, denoiser, vae_decoder, provenance, store: ArtifactStore,
+                 io_threads: int):
         self.safety = safety
+        self.provenance = provenance
         self.text_encoder = text_encoder
         self.denoiser = denoiser
         self.vae_decoder = vae_decoder
@@ -148,12 +155,40 @@ class ImageGeneration:
             reason = check.verdicts[0].reason
             raise PermissionDenied(f"every image was blocked by the safety policy: {reason}",
                                    check.verdicts[0].triggered[0].category.value)
+        t = time.perf_counter()
+        sealed = await self.provenance.seal.remote(
+            SealRequest(job.generation_id, p.model, job.model_version, job.fmt, tuple(check.images)))
+        timings["seal_s"] = time.perf_counter() - t
         if not store:
             return
 
         t = time.perf_counter()
+        record, data = await self.release(job, check, sealed, prompt_verdict, timings)
+        yield Stored(tuple(i.uri for i in record.images if i.stored))
+        yield Done(record, data if job.return_bytes else {})
+
+    async def release(self, job: ImageJob, check: ImageCheck, sealed: tuple[SealedImage | None, ...],
+                      prompt_verdict: Verdict, timings: dict[str, float]) -> tuple[GenerationRecord, dict[int, bytes]]:
+        """Stores the sealed images, records them, writes the manifest; undoes each on failure."""
+        p = job.params
+        t = time.perf_counter()
         loop = asyncio.get_running_loop()
-        images, data = await loop.run_in_executor(self._io, self._store_images, job, check)
+        images, data = await loop.run_in_executor(self._io, self._store_images, job, check, sealed)
+        stored_keys = [i.key for i in images if i.stored]
+        commit = CommitRequest(
+            generation_id=job.generation_id, tenant=job.tenant, model=p.model, model_version=job.model_version,
+            prompt=p.prompt, prompt_safety=prompt_verdict.to_dict(),
+            parameters={"negative_prompt": p.negative_prompt, "seed": p.seed, "width": p.width, "height": p.height,
+                        "steps": p.steps, "guidance_scale": p.guidance_scale, "scheduler": p.scheduler.value,
+                        "num_images": len(images), "format": job.fmt.extension},
+            artifacts=tuple(ArtifactInfo(i.index, i.uri, sealed[i.index], i.content_type, i.safety)
+                            for i in images if i.stored),
+        )
+        try:
+            await self.provenance.commit.remote(commit)
+        except BaseException:
+            await loop.run_in_executor(self._io, self._delete_quietly, stored_keys)
+            raise
         timings["store_s"] = time.perf_counter() - t
         timings["total_s"] = time.perf_counter() - job.admitted_at
         record = GenerationRecord(
@@ -162,41 +197,41 @@ class ImageGeneration:
             scheduler=p.scheduler.value, created_at=datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
             images=tuple(images), timings=timings, prompt_safety=prompt_verdict.to_dict(),
         )
-        await loop.run_in_executor(self._io, self._save_manifest_or_roll_back, record)
-        yield Stored(tuple(i.uri for i in images if i.stored))
-        yield Done(record, data if job.return_bytes else {})
+        try:
+            await loop.run_in_executor(self._io, save_manifest, self.store, record)
+        except BaseException:
+            try:
+                await self.provenance.forget.remote(job.generation_id)
+            except Exception:  # the original error is what the client must see
+                logger.warning("could not remove the record of %s", job.generation_id, exc_info=True)
+            await loop.run_in_executor(self._io, self._delete_quietly, stored_keys)
+            raise
+        return record, data
 
-    def _store_images(self, job: ImageJob, check: ImageCheck) -> tuple[list[ImageRecord], dict[int, bytes]]:
-        """Stores every released image (blocked ones are skipped, never written)."""
+    def _store_images(self, job: ImageJob, check: ImageCheck, sealed: tuple[SealedImage | None, ...]
+                      ) -> tuple[list[ImageRecord], dict[int, bytes]]:
+        """Stores every released (sealed) image; blocked ones are skipped, never written."""
         created = generation_time(job.generation_id)
         records: list[ImageRecord] = []
         data: dict[int, bytes] = {}
         try:
-            for index, (image, verdict) in enumerate(zip(check.images, check.verdicts)):
+            for index, (image, verdict) in enumerate(zip(sealed, check.verdicts)):
                 if image is None:
                     records.append(ImageRecord(index, "", "", 0, 0, "", "", verdict.to_dict()))
                     continue
-                encoded = encode_image(image, job.fmt)
                 key = artifact_key(job.tenant, job.generation_id, index, job.fmt.extension, created)
                 obj = self.store.put(
-                    key, encoded, content_type=job.fmt.content_type,
+                    key, image.data, content_type=job.fmt.content_type,
                     metadata={"generation-id": job.generation_id, "model": job.params.model,
                               "safety-action": verdict.action.value},
                 )
-                records.append(ImageRecord(index, key, obj.uri, image.shape[1], image.shape[0], obj.sha256,
+                records.append(ImageRecord(index, key, obj.uri, image.width, image.height, obj.sha256,
                                            obj.content_type, verdict.to_dict()))
-                data[index] = encoded
-        except GenMediaError:
+                data[index] = image.data
+        except BaseException:
             self._delete_quietly([r.key for r in records if r.stored])
             raise
         return records, data
-
-    def _save_manifest_or_roll_back(self, record: GenerationRecord) -> None:
-        try:
-            save_manifest(self.store, record)
-        except GenMediaError:
-            self._delete_quietly([i.key for i in record.images if i.stored])
-            raise
 
     def _delete_quietly(self, keys: list[str]) -> None:
         for key in keys:

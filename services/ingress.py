@@ -1,4 +1,4 @@
-"""The gRPC ingress: GenerationService, SafetyService and grpc.health.v1.Health, behind Ray
+"""The gRPC ingress: GenerationService, SafetyService, ProvenanceService and grpc.health.v1.Health, behind Ray
 Serve's gRPC proxy (which routes every method of every registered service to this deployment).
 
 Each RPC validates at the edge, runs the stages through DeploymentHandles and maps every error
@@ -20,8 +20,9 @@ from ray import serve
 from engines.params import MAX_SEED, RawImageFields, resolve_image_params
 from engines.registry import ModelInfo
 from engines.step_batching import StepEvent
-from genmedia.errors import InvalidArgument, Unavailable
+from genmedia.errors import InvalidArgument, NotFound, Unavailable
 from genmedia.v1 import generation_pb2 as pb
+from genmedia.v1 import provenance_pb2 as ppb
 from genmedia.v1 import safety_pb2 as spb
 from services import convert
 from services.config import AppConfig
@@ -30,24 +31,26 @@ from services.idempotency import IdempotencyGuard
 from services.image_generation import (
     Decoded, Done, ImageGeneration, ImageJob, PromptChecked, PromptEncoded, Queued, Stored,
 )
-from services.records import load_manifest, new_generation_id
+from services.records import generation_time, load_manifest, new_generation_id
 from storage import open_store
 
 logger = logging.getLogger("genmedia.ingress")
 
-SERVICE_NAMES = ("", "genmedia.v1.GenerationService", "genmedia.v1.SafetyService")
+SERVICE_NAMES = ("", "genmedia.v1.GenerationService", "genmedia.v1.SafetyService",
+                 "genmedia.v1.ProvenanceService")
 # A request that arrives during start-up waits this long for warm-up before UNAVAILABLE.
 READY_WAIT_S = 30.0
 
 
 @serve.deployment(name="Ingress")
 class Ingress:
-    def __init__(self, config: AppConfig, safety, text_encoder, denoiser, vae_decoder):
+    def __init__(self, config: AppConfig, safety, text_encoder, denoiser, vae_decoder, provenance):
         self.config = config
         self.tenant = config.ingress.tenant
         self.store = open_store(config.storage)
         self.safety = safety
-        self.generation = ImageGeneration(safety, text_encoder, denoiser, vae_decoder, self.store,
+        self.provenance = provenance
+        self.generation = ImageGeneration(safety, text_encoder, denoiser, vae_decoder, provenance, self.store,
                                           config.ingress.encode_threads)
         self.text_encoder = text_encoder
         self.idempotency = IdempotencyGuard(self.store)
@@ -169,6 +172,39 @@ class Ingress:
         except Exception as exc:  # noqa: BLE001
             set_status(grpc_context, exc)
             return spb.SafetyVerdict()
+
+    # --- genmedia.v1.ProvenanceService --------------------------------------------------------
+    async def Verify(self, request: ppb.VerifyRequest, grpc_context=None) -> ppb.VerifyResult:
+        try:
+            source = request.WhichOneof("source")
+            if source is None:
+                raise InvalidArgument("source", "set exactly one of data (image bytes) and uri")
+            if source == "uri":
+                loop = asyncio.get_running_loop()
+                data = await loop.run_in_executor(None, self._tenant_artifact, request.uri)
+            else:
+                data = request.data
+            report = await self.provenance.verify.remote(data)
+            return convert.verify_to_proto(report, self.tenant)
+        except Exception as exc:  # noqa: BLE001
+            set_status(grpc_context, exc)
+            return ppb.VerifyResult()
+
+    async def GetRecord(self, request: ppb.GetRecordRequest, grpc_context=None) -> ppb.ProvenanceRecord:
+        try:
+            generation_time(request.generation_id)  # INVALID_ARGUMENT for anything but our UUIDs
+            record = await self.provenance.get_record.remote(request.generation_id)
+            return convert.provenance_record_to_proto(record, self.tenant)
+        except Exception as exc:  # noqa: BLE001
+            set_status(grpc_context, exc)
+            return ppb.ProvenanceRecord()
+
+    def _tenant_artifact(self, uri: str) -> bytes:
+        """The bytes of one of the caller's artifacts. INVALID_ARGUMENT for a foreign URI."""
+        key = self.store.key_for_uri(uri)
+        if not key.startswith(f"{self.tenant}/"):
+            raise NotFound(f"uri: no artifact {uri!r} for this tenant")
+        return self.store.get(key)
 
     # --- the shared path -------------------------------------------------------------------
     async def _generate(self, request: pb.ImageRequest, stream_steps: bool = True) -> AsyncIterator:

@@ -1,12 +1,19 @@
-"""Image containers this package signs and reads (PNG, JPEG): mime checks and byte sniffing."""
+"""Image containers this package signs and reads (PNG, JPEG, WebP): mime checks and byte sniffing."""
 
 from __future__ import annotations
 
 PNG = "image/png"
 JPEG = "image/jpeg"
-SUPPORTED_MIMES = (PNG, JPEG)
-EXTENSIONS = {PNG: "png", JPEG: "jpg"}
-_MAGIC = {PNG: b"\x89PNG\r\n\x1a\n", JPEG: b"\xff\xd8\xff"}
+WEBP = "image/webp"
+SUPPORTED_MIMES = (PNG, JPEG, WEBP)
+EXTENSIONS = {PNG: "png", JPEG: "jpg", WEBP: "webp"}
+_MAGIC = {PNG: b"\x89PNG\r\n\x1a\n", JPEG: b"\xff\xd8\xff", WEBP: b"RIFF"}
+
+
+def _starts_like(data: bytes, mime: str) -> bool:
+    if mime == WEBP:
+        return data[:4] == b"RIFF" and data[8:12] == b"WEBP"
+    return data.startswith(_MAGIC[mime])
 
 
 def check_mime(mime: str) -> str:
@@ -22,8 +29,8 @@ def check_mime(mime: str) -> str:
 
 def sniff_mime(data: bytes) -> str | None:
     """The supported mime type whose signature ``data`` starts with, or None."""
-    for mime, magic in _MAGIC.items():
-        if bytes(data[:len(magic)]) == magic:
+    for mime in SUPPORTED_MIMES:
+        if _starts_like(bytes(data[:12]), mime):
             return mime
     return None
 
@@ -35,7 +42,7 @@ def check_image_bytes(data: bytes, mime: str) -> bytes:
     data = bytes(data)
     if not data:
         raise ValueError("image_bytes is empty")
-    if not data.startswith(_MAGIC[mime]):
+    if not _starts_like(data, mime):
         found = sniff_mime(data)
         raise ValueError(f"image_bytes is not a {mime} file (its first bytes "
                          + (f"are those of {found})" if found else "match no supported format)"))

@@ -329,19 +329,23 @@ class RecordStore:
             row = connection.execute(query).mappings().first()
         return None if row is None else _artifact(row)
 
-    def iter_fingerprints(self, batch_size: int = _BATCH) -> Iterator[tuple[str, int, bytes]]:
+    def iter_fingerprints(self, batch_size: int = _BATCH, after: tuple[str, int] | None = None
+                          ) -> Iterator[tuple[str, int, bytes]]:
         """Every artifact's ``(generation_id, index, fingerprint)`` in key order, read in
         batches of ``batch_size`` rows (keyset pagination: each batch is one short query, so
         memory stays flat and no transaction is held while the caller works). Artifacts
-        added during the walk appear if their key is past the current position."""
+        added during the walk appear if their key is past the current position. ``after``
+        starts past that key: generation ids are UUIDv7 (time-ordered), so a reader can pick up
+        only what was added since a point in time."""
         if not isinstance(batch_size, int) or batch_size < 1:
             raise InvalidArgument("batch_size", "must be a positive int")
-        return self._fingerprints(batch_size)
+        start = None if after is None else (_uuid(after[0]), int(after[1]))
+        return self._fingerprints(batch_size, start)
 
-    def _fingerprints(self, batch_size: int) -> Iterator[tuple[str, int, bytes]]:
+    def _fingerprints(self, batch_size: int, after: tuple[uuid.UUID, int] | None = None
+                      ) -> Iterator[tuple[str, int, bytes]]:
         columns = (artifacts.c.generation_id, artifacts.c.index, artifacts.c.fingerprint)
         order = (artifacts.c.generation_id, artifacts.c.index)
-        after: tuple[uuid.UUID, int] | None = None
         while True:
             query = select(*columns).order_by(*order).limit(batch_size)
             if after is not None:

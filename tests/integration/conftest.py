@@ -15,7 +15,7 @@ TINY_MODELS = ("tiny-sd", "tiny-sdxl", "tiny-sd3", "tiny-flux")
 BUCKET = "genmedia-test"
 
 
-def app_args(s3: S3Server) -> dict:
+def app_args(s3: S3Server, workdir: Path) -> dict:
     small = {"actor": {"num_cpus": 0.1}, "torch_threads": 1, "autoscaling": {"min_replicas": 1, "max_replicas": 1}}
     return {
         "models": [{"name": m, "source": f"preset:{m}"} for m in TINY_MODELS],
@@ -30,6 +30,8 @@ def app_args(s3: S3Server) -> dict:
         # driven end to end (random tiny models draw noise, never anything a detector would find).
         "safety": {**small, "policies": {"tenants": {"local": {
             "version": "test-1", "categories": {"violence": {"flag": 0.3, "blur": 0.5}}}}}},
+        "provenance": {**small, "records_url": f"sqlite:///{workdir / 'records.db'}",
+                       "dev_keys_dir": str(workdir / "keys"), "index_refresh_s": 1.0},
     }
 
 
@@ -42,13 +44,36 @@ def s3_store(s3_server: S3Server) -> S3ArtifactStore:  # noqa: F811
 
 
 @pytest.fixture(scope="session")
-def service(s3_server: S3Server, s3_store, tmp_path_factory):  # noqa: F811
-    config = serve_config(app_args(s3_server), grpc_port=free_port(), http_port=free_port())
+def service_workdir(tmp_path_factory) -> Path:
+    return Path(tmp_path_factory.mktemp("service"))
+
+
+@pytest.fixture(scope="session")
+def service(s3_server: S3Server, s3_store, service_workdir):  # noqa: F811
+    workdir = service_workdir
+    config = serve_config(app_args(s3_server, workdir), grpc_port=free_port(), http_port=free_port())
     env = {"AWS_ACCESS_KEY_ID": s3_server.access_key_id, "AWS_SECRET_ACCESS_KEY": s3_server.secret_access_key,
            "AWS_DEFAULT_REGION": s3_server.region, "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
-    running = start_service(config, Path(tmp_path_factory.mktemp("service")), env=env)
+    running = start_service(config, workdir, env=env)
     yield running
     running.stop()
+
+
+@pytest.fixture(scope="session")
+def provenance_keys(service, service_workdir):
+    """The development keys the running service generated (its Provenance replica wrote them)."""
+    from provenance.keys import load_keys
+
+    return load_keys(env={}, dev_dir=service_workdir / "keys")
+
+
+def sealed_pixels(keys, pixels, generation_id: str, index: int = 0):
+    """What the service releases for `pixels`: the same watermark embedding, same payload."""
+    from provenance.records.hmac import watermark_payload
+    from provenance.watermark import ImageWatermarker
+
+    return ImageWatermarker(keys.watermark_key, payload_bytes=8).embed(
+        pixels, watermark_payload(keys.record_key, generation_id, index, 8))
 
 
 @pytest.fixture()
