@@ -70,6 +70,21 @@ class CommitRequest:
     kind: str = "image"
 
 
+def record_for_commit(request: CommitRequest, record_key: bytes, keep_prompt: bool) -> GenerationRecord:
+    """The provenance record of a release: the prompt as a keyed HMAC (plain only if kept)."""
+    return GenerationRecord(
+        generation_id=request.generation_id, tenant=request.tenant, kind=request.kind, model=request.model,
+        model_version=request.model_version, prompt_hmac=prompt_hmac(record_key, request.tenant, request.prompt),
+        created_at=datetime.now(timezone.utc), prompt=request.prompt if keep_prompt else None,
+        parameters=request.parameters, prompt_safety=request.prompt_safety,
+        artifacts=tuple(
+            ArtifactRecord(request.generation_id, a.index, a.uri, a.sealed.sha256, a.media_type, a.sealed.payload,
+                           a.sealed.fingerprint, a.safety, a.sealed.width, a.sealed.height)
+            for a in request.artifacts
+        ),
+    )
+
+
 def uuid7_floor(when: datetime) -> str:
     """The smallest UUIDv7 minted at ``when`` (for key-range scans by time)."""
     ms = int(when.timestamp() * 1000)
@@ -133,18 +148,7 @@ class Provenance:
 
     def _commit_sync(self, request: CommitRequest) -> None:
         keep_prompt = self._policies.resolve(request.tenant).store_prompts
-        record = GenerationRecord(
-            generation_id=request.generation_id, tenant=request.tenant, kind=request.kind, model=request.model,
-            model_version=request.model_version,
-            prompt_hmac=prompt_hmac(self.keys.record_key, request.tenant, request.prompt),
-            created_at=datetime.now(timezone.utc), prompt=request.prompt if keep_prompt else None,
-            parameters=request.parameters, prompt_safety=request.prompt_safety,
-            artifacts=tuple(
-                ArtifactRecord(request.generation_id, a.index, a.uri, a.sealed.sha256, a.media_type,
-                               a.sealed.payload, a.sealed.fingerprint, a.safety, a.sealed.width, a.sealed.height)
-                for a in request.artifacts
-            ),
-        )
+        record = record_for_commit(request, self.keys.record_key, keep_prompt)
         self.records.add(record)
         for a in request.artifacts:
             key = index_key(request.generation_id, a.index)
