@@ -334,6 +334,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--riva-images", type=int, default=None,
                     help="images per size for rivaGan (slow; default 2 quick / 3 full)")
     ap.add_argument("--no-baselines", action="store_true")
+    ap.add_argument("--generated", type=int, default=0, metavar="N",
+                    help="also N tiny-sd generations per size (built from the preset, random weights)")
+    ap.add_argument("--no-photos", action="store_true", help="leave the scikit-image photos out")
     ap.add_argument("--false-positive", type=int, default=0, metavar="N",
                     help="run our detector on N unmarked images/crops (production: 10000)")
     ap.add_argument("--threads", type=int, default=1, help="OpenCV / onnxruntime threads")
@@ -343,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
 
     cv2.setNumThreads(args.threads)
     sizes = [int(s) for s in (args.sizes or ("512" if args.quick else "512,1024")).split(",")]
-    photos = QUICK_PHOTOS if args.quick else PHOTOS
+    photos = () if args.no_photos else (QUICK_PHOTOS if args.quick else PHOTOS)
     n_synth = args.synthetic if args.synthetic is not None else (1 if args.quick else 2)
     riva_n = args.riva_images if args.riva_images is not None else (2 if args.quick else 3)
     attacks = list(ATTACKS)
@@ -363,14 +366,19 @@ def main(argv: list[str] | None = None) -> int:
     rng = np.random.default_rng(args.seed)
     results: dict = {}
     pools = []
+    generated = {}
     for size in sizes:
-        images = load_images(size, photos, n_synth)
+        if args.generated:
+            from loadtests.bench_verify import generated_images
+
+            generated[size] = generated_images(args.generated, size)
+        images = load_images(size, photos, n_synth) + generated.get(size, [])
         pools += [im for _, im in images]
         for scheme in schemes:
             imgs = images[:riva_n] if scheme.name == "rivaGan" else images
             run_scheme(scheme, imgs, attacks, rng, results, size)
 
-    n_img = {size: len(load_images(size, photos, n_synth)) for size in sizes}
+    n_img = {size: len(load_images(size, photos, n_synth)) + len(generated.get(size, [])) for size in sizes}
     print(f"\nimages per size: {n_img} (rivaGan: {riva_n}); payload: ours 64 bits "
           "(+CRC-24, rate-1/3 conv code), dwtDct 64 bits, rivaGan 32 bits")
     print("ours: pre = code-bit accuracy before ECC, post = payload-bit accuracy after ECC, "
