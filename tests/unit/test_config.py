@@ -57,3 +57,18 @@ def test_config_reference_is_fresh():
     done = subprocess.run([sys.executable, str(REPO / "scripts" / "config_reference.py"), "--check"],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_local_config_fits_two_cores():
+    """Ray only starts a replica whose num_cpus fit: the embedded default must fit a 2-core machine
+    with every deployment at its maximum replicas."""
+    import yaml
+
+    from services.config import AppConfig
+
+    args = yaml.safe_load((REPO / "config" / "local.yaml").read_text())["applications"][0]["args"]
+    config = AppConfig.model_validate(args)
+    stages = [config.ingress, config.text_encoder, config.denoiser, config.vae_decoder, config.safety,
+              config.provenance]
+    reserved = sum(s.actor.num_cpus * s.autoscaling.max_replicas for s in stages)
+    assert reserved <= 2.0, f"config/local.yaml reserves {reserved} CPUs at maximum scale"
