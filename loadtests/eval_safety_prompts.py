@@ -1,6 +1,6 @@
 """Evaluates the prompt checks on the labelled prompt set: recall, false positives, per category.
 
-    python -m loadtests.eval_safety_prompts                 # the gate set (held out)
+    python -m loadtests.eval_safety_prompts                 # the audit set (held out)
     python -m loadtests.eval_safety_prompts --set dev --errors
 
 Decision: a prompt is "caught" when the default tenant policy's action is not ALLOW. For
@@ -99,9 +99,9 @@ def evaluate(rows: list[dict], show_errors: bool) -> tuple[list[str], bool]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--set", choices=("gate", "release", "final", "holdout", "test", "dev"), default="gate",
-                        help="Which prompt set: gate (never used in development; the reported one, default), "
-                             "or dev, test, holdout, final, release (used to tune the rules and train the head).")
+    parser.add_argument("--set", choices=("audit", "gate", "release", "final", "holdout", "test", "dev"), default="audit",
+                        help="Which prompt set: audit (never used in development; the reported one, default), "
+                             "or dev, test, holdout, final, release, gate (used to tune the rules and train the head).")
     parser.add_argument("--errors", action="store_true", help="List every miss and false positive.")
     args = parser.parse_args(argv)
     rows = load_set(args.set)
