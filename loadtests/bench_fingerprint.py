@@ -36,6 +36,7 @@ import time
 import cv2
 import numpy as np
 
+from loadtests.sample_images import photo_at
 from loadtests.watermark_attacks import ATTACKS
 from provenance.fingerprint import MATCH_THRESHOLD, HammingIndex, fingerprint, hamming
 from provenance.fingerprint import native, pdq
@@ -64,21 +65,7 @@ EXTRA_ATTACKS = {"extra:scale0.5": _rescale(0.5), "extra:scale0.75": _rescale(0.
 
 
 def load_photos(names: tuple[str, ...], size: int) -> dict[str, np.ndarray]:
-    from skimage import data
-
-    out = {}
-    for name in names:
-        try:
-            im = getattr(data, name)()
-        except Exception:  # noqa: BLE001 - a sample that needs a download
-            continue
-        if im.ndim == 2:
-            im = np.stack([im] * 3, axis=-1)
-        im = np.ascontiguousarray(im[:, :, :3]).astype(np.uint8)
-        h, w = im.shape[:2]
-        interp = cv2.INTER_AREA if min(h, w) >= size else cv2.INTER_CUBIC
-        out[name] = cv2.resize(im, (size, size), interpolation=interp)
-    return out
+    return {name: im for name in names if (im := photo_at(name, size)) is not None}
 
 
 def percentiles(ms: list[float]) -> tuple[float, float]:

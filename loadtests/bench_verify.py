@@ -40,9 +40,7 @@ def encode_png(pixels: np.ndarray) -> bytes:
 def generated_images(count: int, size: int) -> list[tuple[str, np.ndarray]]:
     from loadtests.eval_safety_images import generated
 
-    import loadtests.eval_safety_images as e
-    e.SIZE = size
-    return [(f"tiny-sd-{size}-{i}", img) for i, (_, img) in enumerate(generated(count))]
+    return [(f"tiny-sd-{size}-{i}", img) for i, (_, img) in enumerate(generated(count, size))]
 
 
 def main(argv: list[str] | None = None) -> int:

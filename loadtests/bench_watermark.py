@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from loadtests.sample_images import photo_at
 from loadtests.watermark_attacks import ATTACKS, crop, jpeg
 from provenance.watermark import ImageWatermarker
 
@@ -55,20 +56,6 @@ def target_for(attack: str) -> float | None:
 
 
 # ---------------------------------------------------------------------------- images
-
-
-def _photo(name: str) -> np.ndarray | None:
-    try:
-        from skimage import data
-    except ImportError:
-        return None
-    try:
-        im = getattr(data, name)()
-    except Exception:  # noqa: BLE001 - a sample that needs a download
-        return None
-    if im.ndim == 2:
-        im = np.stack([im] * 3, axis=-1)
-    return np.ascontiguousarray(im[:, :, :3]).astype(np.uint8)
 
 
 def synth_noise(size: int, seed: int) -> np.ndarray:
@@ -105,13 +92,7 @@ def synth_shapes(size: int, seed: int) -> np.ndarray:
 
 
 def load_images(size: int, photos: tuple[str, ...], n_synth: int) -> list[tuple[str, np.ndarray]]:
-    out = []
-    for name in photos:
-        im = _photo(name)
-        if im is None:
-            continue
-        interp = cv2.INTER_AREA if min(im.shape[:2]) > size else cv2.INTER_CUBIC
-        out.append((name, cv2.resize(im, (size, size), interpolation=interp)))
+    out = [(name, im) for name in photos if (im := photo_at(name, size)) is not None]
     for i in range(n_synth):
         out.append((f"noise{i}", synth_noise(size, 1000 * size + i)))
         out.append((f"shapes{i}", synth_shapes(size, 2000 * size + i)))

@@ -28,25 +28,18 @@ TARGET_P50_MS = 50.0
 
 def photos() -> list[tuple[str, np.ndarray]]:
     import cv2
-    from skimage import data
 
-    out = []
-    for name in PHOTOS:
-        img = np.asarray(getattr(data, name)())
-        if img.ndim == 2:
-            img = np.stack([img] * 3, axis=-1)
-        if img.dtype != np.uint8:
-            img = (np.clip(img, 0, 1) * 255).astype(np.uint8) if img.max() <= 1.0 else img.astype(np.uint8)
-        out.append((name, cv2.resize(np.ascontiguousarray(img[..., :3]), (SIZE, SIZE))))
-    return out
+    from loadtests.sample_images import photo
+
+    return [(name, cv2.resize(img, (SIZE, SIZE))) for name in PHOTOS if (img := photo(name)) is not None]
 
 
-def generated(count: int) -> list[tuple[str, np.ndarray]]:
+def generated(count: int, size: int = SIZE) -> list[tuple[str, np.ndarray]]:
+    """``count`` tiny-sd generations at size x size (4 steps, seeds 0..count-1)."""
     import tempfile
 
-    from engines.loading import load_parts
+    from engines.loading import load_parts, model_info
     from engines.params import RawImageFields, resolve_image_params
-    from engines.loading import model_info
     from engines.reference import run_pipeline
     from engines.registry import ModelSpec
 
@@ -56,7 +49,7 @@ def generated(count: int) -> list[tuple[str, np.ndarray]]:
     info = model_info(spec, parts)
     out = []
     for i in range(count):
-        params = resolve_image_params(RawImageFields(prompt=f"a photo, variant {i}", width=SIZE, height=SIZE,
+        params = resolve_image_params(RawImageFields(prompt=f"a photo, variant {i}", width=size, height=size,
                                                      steps=4, seed=i), info, seed_if_unset=i)
         out.append((f"tiny-sd #{i}", run_pipeline(parts, params)[0]))
     return out
