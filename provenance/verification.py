@@ -12,20 +12,16 @@ C2PA status is reported either way; it is invalid after any pixel edit, by desig
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 from enum import Enum
 
-import numpy as np
-
-from genmedia.errors import InvalidArgument, NotFound
+from engines.image_files import decode_image
+from genmedia.errors import NotFound
 from provenance.c2pa import ManifestStatus, ManifestVerifier, sniff_mime
 from provenance.fingerprint import MATCH_THRESHOLD, HammingIndex, fingerprint
 from provenance.records import GenerationRecord, RecordStore
 from provenance.watermark import ImageWatermarker
 
-MAX_IMAGE_BYTES = 20 * 1024 * 1024
-MAX_IMAGE_PIXELS = 50_000_000
 MAX_MATCHES = 10
 
 
@@ -59,27 +55,6 @@ def index_key(generation_id: str, index: int) -> str:
     return f"{generation_id}/{index}"
 
 
-def decode_image(data: bytes) -> np.ndarray:
-    """RGB uint8 pixels of PNG/JPEG/WebP bytes. Raises InvalidArgument naming `data`."""
-    from PIL import Image, UnidentifiedImageError
-
-    if not data:
-        raise InvalidArgument("data", "required: PNG, JPEG or WebP bytes")
-    if len(data) > MAX_IMAGE_BYTES:
-        raise InvalidArgument("data", f"{len(data)} bytes is over the {MAX_IMAGE_BYTES} byte limit")
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            if img.format not in ("PNG", "JPEG", "WEBP"):
-                raise InvalidArgument("data", f"format {img.format} is not supported; send PNG, JPEG or WebP")
-            if img.width * img.height > MAX_IMAGE_PIXELS:
-                raise InvalidArgument("data", f"{img.width}x{img.height} is over {MAX_IMAGE_PIXELS} pixels")
-            return np.asarray(img.convert("RGB"))
-    except InvalidArgument:
-        raise
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise InvalidArgument("data", f"not a decodable image ({type(exc).__name__})") from None
-
-
 class Verifier:
     def __init__(self, watermarker: ImageWatermarker, records: RecordStore, index: HammingIndex,
                  manifests: ManifestVerifier, radius: int = MATCH_THRESHOLD):
@@ -92,7 +67,7 @@ class Verifier:
     def verify(self, data: bytes) -> VerifyReport:
         """Raises InvalidArgument for bytes that are not a supported image; Unavailable when the
         record store is down."""
-        pixels = decode_image(data)
+        pixels = decode_image(data, "data")
         reasons: list[str] = []
         record: GenerationRecord | None = None
 

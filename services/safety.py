@@ -10,7 +10,6 @@ at run time raises ClassifierUnavailable (UNAVAILABLE); content is never release
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ import numpy as np
 from ray import serve
 from ray.serve.metrics import Counter
 
+from engines.image_files import decode_image
 from genmedia.errors import InvalidArgument
 from safety.categories import Action
 from safety.image_checker import ImageChecker
@@ -30,8 +30,6 @@ from services.runtime import configure_replica
 logger = logging.getLogger("genmedia.safety")
 
 MAX_PROMPT_CHARS = 4000
-MAX_IMAGE_BYTES = 20 * 1024 * 1024
-MAX_IMAGE_PIXELS = 50_000_000
 
 
 @dataclass(frozen=True)
@@ -40,27 +38,6 @@ class ImageCheck:
 
     verdicts: tuple[Verdict, ...]
     images: tuple[np.ndarray | None, ...]
-
-
-def decode_image_bytes(data: bytes) -> np.ndarray:
-    """RGB uint8 pixels of PNG/JPEG/WebP bytes. Raises InvalidArgument naming `image`."""
-    from PIL import Image, UnidentifiedImageError
-
-    if not data:
-        raise InvalidArgument("image", "required: PNG, JPEG or WebP bytes")
-    if len(data) > MAX_IMAGE_BYTES:
-        raise InvalidArgument("image", f"{len(data)} bytes is over the {MAX_IMAGE_BYTES} byte limit")
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            if img.format not in ("PNG", "JPEG", "WEBP"):
-                raise InvalidArgument("image", f"format {img.format} is not supported; send PNG, JPEG or WebP")
-            if img.width * img.height > MAX_IMAGE_PIXELS:
-                raise InvalidArgument("image", f"{img.width}x{img.height} is over {MAX_IMAGE_PIXELS} pixels")
-            return np.asarray(img.convert("RGB"))
-    except InvalidArgument:
-        raise
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise InvalidArgument("image", f"not a decodable image ({type(exc).__name__})") from None
 
 
 @serve.deployment(name="Safety")
@@ -121,7 +98,7 @@ class Safety:
     async def classify_image_bytes(self, tenant: str, data: bytes) -> Verdict:
         """SafetyService.ClassifyImage: decode, then check. Raises InvalidArgument for bad bytes."""
         loop = asyncio.get_running_loop()
-        image = await loop.run_in_executor(None, decode_image_bytes, data)
+        image = await loop.run_in_executor(None, decode_image, data, "image")
         return (await self.check_images(tenant, [image])).verdicts[0]
 
     @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.002)

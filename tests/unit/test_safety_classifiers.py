@@ -16,7 +16,7 @@ from safety.policy import PolicyBook
 from safety.prompt_checker import PromptChecker
 from safety.semantic import SemanticClassifier
 from safety.verdict import Box
-from services.safety import decode_image_bytes
+from engines.image_files import decode_image
 from genmedia.errors import InvalidArgument
 
 skimage_data = pytest.importorskip("skimage.data")
@@ -150,14 +150,14 @@ def test_classifier_raising_at_run_time_is_unavailable(images, prompts, monkeypa
 
 
 # --- image bytes from clients --------------------------------------------------------------------
-def test_decode_image_bytes():
+def test_decode_image():
     buf = io.BytesIO()
     Image.fromarray(photo("coffee", 64)).save(buf, format="PNG")
-    assert decode_image_bytes(buf.getvalue()).shape == (64, 64, 3)
+    assert decode_image(buf.getvalue(), "image").shape == (64, 64, 3)
     for data, match in [(b"", "required"), (b"garbage", "not a decodable image"),
                         (buf.getvalue()[:40], "not a decodable image")]:
         with pytest.raises(InvalidArgument, match=match) as err:
-            decode_image_bytes(data)
+            decode_image(data, "image")
         assert err.value.field == "image"
 
 
