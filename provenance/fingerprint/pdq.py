@@ -43,6 +43,7 @@ import cv2
 import numpy as np
 
 from provenance.fingerprint import native
+from provenance.images import check_rgb
 
 HASH_BITS = 256
 HASH_BYTES = HASH_BITS // 8
@@ -117,18 +118,6 @@ def from_hex(text: str) -> bytes:
         raise ValueError(f"not a hex string: {text!r}") from None
 
 
-def check_rgb(img: np.ndarray) -> np.ndarray:
-    if not isinstance(img, np.ndarray):
-        raise TypeError(f"image must be a numpy array, got {type(img).__name__}")
-    if img.ndim != 3 or img.shape[2] != 3:
-        raise ValueError(f"image must be RGB with shape (H, W, 3), got {img.shape}")
-    if img.dtype != np.uint8:
-        raise ValueError(f"image must be uint8, got {img.dtype}")
-    if min(img.shape[:2]) < MIN_SIDE:
-        raise ValueError(f"image sides must be at least {MIN_SIDE} pixels, got {img.shape[:2]}")
-    return img
-
-
 def canonical_size(img: np.ndarray, side: int = CANONICAL_SIDE) -> np.ndarray:
     """``img`` resampled to ``side`` x ``side`` (OpenCV area averaging along axes that shrink,
     bilinear along axes that grow); returned as is when it already has that size."""
@@ -152,7 +141,7 @@ def fingerprint(rgb_uint8: np.ndarray) -> Fingerprint:
     resampling it to ``CANONICAL_SIDE`` x ``CANONICAL_SIDE``.
 
     Deterministic and thread-safe; the C++ part runs without the GIL."""
-    img = np.ascontiguousarray(canonical_size(check_rgb(rgb_uint8)))
+    img = np.ascontiguousarray(canonical_size(check_rgb(rgb_uint8, MIN_SIDE)))
     hash_luma = native.get_hash_luma()
     if hash_luma is None:  # fallback: pdqhash's own wrapper (slower, same algorithm)
         return fingerprint_reference(img)
@@ -166,6 +155,6 @@ def fingerprint_reference(rgb_uint8: np.ndarray) -> Fingerprint:
     is tested against, and the fallback (after ``canonical_size``)."""
     import pdqhash
 
-    img = np.ascontiguousarray(check_rgb(rgb_uint8))
+    img = np.ascontiguousarray(check_rgb(rgb_uint8, MIN_SIDE))
     vec, quality = pdqhash.compute(img)
     return Fingerprint(np.packbits(np.asarray(vec, np.uint8)).tobytes(), int(quality))

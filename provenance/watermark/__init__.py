@@ -30,7 +30,8 @@ from provenance.watermark.detect import Detection
 from provenance.watermark.detect import detect as _detect
 from provenance.watermark.embed import add_luminance, code_bits_for
 from provenance.watermark.embed import residual as _residual
-from provenance.watermark.imaging import check_rgb
+from provenance.images import check_rgb
+from provenance.watermark.imaging import MIN_SIDE
 from provenance.watermark.keys import keyed_bits, validate_key
 from provenance.watermark.params import WatermarkParams
 from provenance.watermark.spreading import make_layout
@@ -77,11 +78,11 @@ class ImageWatermarker:
 
     def residual(self, rgb_uint8: np.ndarray, payload: bytes) -> np.ndarray:
         """The float32 (H, W) luminance residual that ``embed`` adds."""
-        return _residual(check_rgb(rgb_uint8), self._layout, self.code_bits(payload), self.params)
+        return _residual(check_rgb(rgb_uint8, MIN_SIDE), self._layout, self.code_bits(payload), self.params)
 
     def embed(self, rgb_uint8: np.ndarray, payload: bytes) -> np.ndarray:
         return add_luminance(rgb_uint8, self.residual(rgb_uint8, payload))
 
     def detect(self, rgb_uint8: np.ndarray) -> Detection:
-        return _detect(check_rgb(rgb_uint8), self._layout, self._info_mask, self.payload_bytes,
+        return _detect(check_rgb(rgb_uint8, MIN_SIDE), self._layout, self._info_mask, self.payload_bytes,
                       self.params)

@@ -14,18 +14,6 @@ MIN_SIDE = 64
 _LUMA = np.array([[0.299, 0.587, 0.114]], dtype=np.float32)  # BT.601, as JPEG uses
 
 
-def check_rgb(img: np.ndarray) -> np.ndarray:
-    if not isinstance(img, np.ndarray):
-        raise TypeError(f"image must be a numpy array, got {type(img).__name__}")
-    if img.ndim != 3 or img.shape[2] != 3:
-        raise ValueError(f"image must be RGB with shape (H, W, 3), got {img.shape}")
-    if img.dtype != np.uint8:
-        raise ValueError(f"image must be uint8, got {img.dtype}")
-    if min(img.shape[:2]) < MIN_SIDE:
-        raise ValueError(f"image sides must be at least {MIN_SIDE} pixels, got {img.shape[:2]}")
-    return img
-
-
 def luminance(img: np.ndarray) -> np.ndarray:
     """Y of YCbCr (BT.601 full range) as float32."""
     y = cv2.transform(img.astype(np.float32), _LUMA)
