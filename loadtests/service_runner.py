@@ -265,23 +265,31 @@ print("STATS=" + json.dumps(stats))
 """
 
 
-def denoiser_stats(service: Service) -> dict | None:
-    """The Denoiser's steps_run and recent batch sizes and the VAEDecoder's recent batch sizes,
-    read by a short-lived Ray driver (outside any timed window). None if they cannot be read."""
+def _driver_line(service: Service, code: str, prefix: str, *args: str) -> str | None:
+    """Runs ``code`` as a short-lived Ray driver attached to the service (its GCS address first on
+    the command line, then ``args``) and returns what follows ``prefix`` on the line that has it;
+    None (logged) when the driver cannot attach or prints no such line."""
     address = service.gcs_address()
     if address is None:
         return None
     try:
-        out = subprocess.run([sys.executable, "-c", _STATS_CODE, address, APP_NAME], cwd=REPO,
-                             capture_output=True, text=True, timeout=120, env=service.env())
+        out = subprocess.run([sys.executable, "-c", code, address, *args], cwd=REPO, capture_output=True,
+                             text=True, timeout=120, env=service.env())
     except subprocess.TimeoutExpired:
-        log("reading the stage stats timed out")
+        log(f"the Ray driver reading {prefix.rstrip('=')} timed out")
         return None
     for line in out.stdout.splitlines():
-        if line.startswith("STATS="):
-            return json.loads(line.removeprefix("STATS="))
-    log(f"could not read the Denoiser's stats: {out.stderr.strip()[-300:]}")
+        if line.startswith(prefix):
+            return line.removeprefix(prefix)
+    log(f"could not read {prefix.rstrip('=')}: {out.stderr.strip()[-300:]}")
     return None
+
+
+def denoiser_stats(service: Service) -> dict | None:
+    """The Denoiser's steps_run and recent batch sizes and the VAEDecoder's recent batch sizes,
+    read by a short-lived Ray driver (outside any timed window). None if they cannot be read."""
+    found = _driver_line(service, _STATS_CODE, "STATS=", APP_NAME)
+    return None if found is None else json.loads(found)
 
 
 _METRICS_PORT_CODE = r"""
@@ -294,13 +302,5 @@ print("PORT=" + str(ray.nodes()[0]["MetricsExportPort"]))
 def metrics_port(service: Service) -> int | None:
     """The port where the service's Ray node exports Prometheus metrics (Serve's and ours), read
     by a short-lived Ray driver. None if it cannot be read."""
-    address = service.gcs_address()
-    if address is None:
-        return None
-    out = subprocess.run([sys.executable, "-c", _METRICS_PORT_CODE, address], cwd=REPO, capture_output=True,
-                         text=True, timeout=120, env=service.env())
-    for line in out.stdout.splitlines():
-        if line.startswith("PORT="):
-            return int(line.removeprefix("PORT="))
-    log(f"could not read the metrics port: {out.stderr.strip()[-300:]}")
-    return None
+    found = _driver_line(service, _METRICS_PORT_CODE, "PORT=")
+    return None if found is None else int(found)
