@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import sys
 from pathlib import Path
 
@@ -25,6 +24,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from loadtests.eval_safety_prompts import load_set  # noqa: E402
 from safety.categories import PROMPT_CATEGORIES  # noqa: E402
 from safety.head import CLASSES, HEAD_PATH  # noqa: E402
 from safety.normalize import normalize  # noqa: E402
@@ -35,13 +35,8 @@ TRAINING_SETS = ("dev", "test", "holdout", "final", "release", "gate")
 
 
 def training_rows() -> list[tuple[str, str]]:
-    rows = []
-    for name in TRAINING_SETS:
-        path = REPO / "loadtests" / "data" / f"safety_prompts_{name}.jsonl"
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                r = json.loads(line)
-                rows.append((r["text"], r["category"] if r["label"] == "unsafe" else "benign"))
+    rows = [(r["text"], r["category"] if r["label"] == "unsafe" else "benign")
+            for name in TRAINING_SETS for r in load_set(name)]
     rules = RuleBook.load()
     for category, exemplars in rules.exemplars.items():
         rows += [(e, category.value) for e in exemplars]
