@@ -21,6 +21,7 @@ from provenance.c2pa import ManifestStatus, ManifestVerifier, sniff_mime
 from provenance.fingerprint import MATCH_THRESHOLD, HammingIndex, fingerprint
 from provenance.records import GenerationRecord, RecordStore
 from provenance.watermark import ImageWatermarker
+from provenance.watermark.imaging import MIN_SIDE as WATERMARK_MIN_SIDE
 
 MAX_MATCHES = 10
 
@@ -80,7 +81,7 @@ class Verifier:
                 reasons.append(f"C2PA manifest present, {state}"
                                + (", trusted" if manifest.trusted else ""))
 
-        detection = self.watermarker.detect(pixels) if min(pixels.shape[:2]) >= 64 else None
+        detection = self.watermarker.detect(pixels) if min(pixels.shape[:2]) >= WATERMARK_MIN_SIDE else None
         if detection is not None and detection.found:
             artifact = self.records.find_by_payload(detection.payload)
             if artifact is not None:
