@@ -18,7 +18,6 @@ class Category(str, Enum):
 
 
 PROMPT_CATEGORIES: tuple[Category, ...] = tuple(c for c in Category if c is not Category.FACE)
-IMAGE_CATEGORIES: tuple[Category, ...] = (Category.SEXUAL, Category.FACE)
 
 
 class Action(str, Enum):

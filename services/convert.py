@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 from engines.image_files import ImageFormat
@@ -107,8 +108,6 @@ _AUTHENTICITY = {
 
 def provenance_record_to_proto(record, tenant: str) -> ppb.ProvenanceRecord:
     """A provenance record; private fields (and artifact URIs) only for its own tenant."""
-    import json
-
     own = record.tenant == tenant
     msg = ppb.ProvenanceRecord(
         generation_id=record.generation_id, created_at=record.created_at.isoformat(timespec="milliseconds"),
