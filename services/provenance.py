@@ -23,7 +23,7 @@ from ray.serve.metrics import Counter
 
 import genmedia
 from engines.image_files import ImageFormat, encode_image
-from genmedia.errors import Unavailable
+from genmedia.errors import NotFound, Unavailable
 from provenance.c2pa import ManifestVerifier
 from provenance.fingerprint import HammingIndex
 from provenance.keys import load_keys
@@ -163,7 +163,7 @@ class Provenance:
     def _forget_sync(self, generation_id: str) -> None:
         try:
             record = self.records.get(generation_id)
-        except Exception:  # noqa: BLE001 - nothing to forget
+        except NotFound:  # never recorded: nothing to forget (a store that is down raises Unavailable)
             return
         self.records.delete(generation_id)
         for a in record.artifacts:
