@@ -200,7 +200,8 @@ class Ingress:
             return ppb.ProvenanceRecord()
 
     def _tenant_artifact(self, uri: str) -> bytes:
-        """The bytes of one of the caller's artifacts. INVALID_ARGUMENT for a foreign URI."""
+        """The bytes of one of the caller's artifacts. INVALID_ARGUMENT for a URI not of this store;
+        NOT_FOUND for a missing artifact or another tenant's."""
         key = self.store.key_for_uri(uri)
         if not key.startswith(f"{self.tenant}/"):
             raise NotFound(f"uri: no artifact {uri!r} for this tenant")
