@@ -25,6 +25,16 @@ class Runtime(str, enum.Enum):
     COMPILE = "compile"  # torch.compile of the denoiser (first calls per shape are slow)
 
 
+class LatencyClass(str, enum.Enum):
+    """A model's latency SLO class: the `model_class` label of genmedia_generation_duration_seconds.
+    The SLO rules (deploy/helm/genmedia/files/rules/) give each class its threshold."""
+
+    TINY = "tiny"  # test presets: 1 s
+    CPU = "cpu"  # cpu-small and other CPU serving: 10 s
+    STANDARD = "standard"  # SD 1.x/2.x class on a GPU, 512 px: 5 s
+    LARGE = "large"  # SDXL, SD3, Flux class on a GPU, 1024 px: 15 s
+
+
 class ModelSpec(BaseModel):
     """One servable model, as written in the Serve config's application args."""
 
@@ -37,6 +47,11 @@ class ModelSpec(BaseModel):
             "a local path, 's3://bucket/prefix' (synced to the local cache), or 'hub:<org>/<repo>' "
             "(Hugging Face Hub, where the network allows)."
         )
+    )
+    slo_class: LatencyClass = Field(
+        default=LatencyClass.STANDARD,
+        description="Latency SLO class (tiny, cpu, standard, large): which latency threshold the SLO rules hold "
+                    "this model's image generations to; the model_class label of the latency histogram.",
     )
     precision: Precision = Field(default=Precision.FP32, description="Weights and activations dtype.")
     device: str = Field(default="auto", description="'auto' (cuda if available, else cpu), 'cpu', or 'cuda[:N]'.")

@@ -10,8 +10,10 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
   echo "bootstrap: genmedia needs Python 3.11 or newer (found $("$PYTHON" --version))" >&2
   exit 1
 fi
-# System packages the tests need (PostgreSQL server binaries); a no-op when present.
+# System packages the tests need (PostgreSQL, Prometheus) and the Node tools that check deploy/
+# (tsc with Grafana's schema, helm); each a no-op when already present.
 bash scripts/install_system_deps.sh
+bash scripts/install_node_tools.sh
 
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 
