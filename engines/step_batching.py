@@ -14,7 +14,7 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import AsyncIterator
+from typing import AsyncIterator, Callable
 
 import torch
 
@@ -51,10 +51,16 @@ class _Entry:
     max_batch: int = 1
 
 
+# Called after each batched step: (model, images in the step, jobs left waiting, seconds).
+StepObserver = Callable[[str, int, int, float], None]
+
+
 class StepBatcher:
-    def __init__(self, engines: dict[str, DenoiseEngine], max_batch_images: int):
+    def __init__(self, engines: dict[str, DenoiseEngine], max_batch_images: int,
+                 on_step: StepObserver | None = None):
         self.engines = engines
         self.max_batch_images = max_batch_images
+        self._on_step = on_step
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="denoise")
         self._entries: list[_Entry] = []
         self._wakeup = asyncio.Event()
@@ -118,6 +124,7 @@ class StepBatcher:
             for entry in group:
                 self._entries.remove(entry)
                 self._entries.append(entry)
+            started = time.perf_counter()
             try:
                 await loop.run_in_executor(self._executor, self._step, group)
             except Exception as exc:  # a model failure fails the jobs that were in that forward
@@ -128,6 +135,10 @@ class StepBatcher:
                 continue
             self.steps_run += 1
             self.batch_sizes = (self.batch_sizes + [len(group)])[-256:]
+            if self._on_step is not None:
+                images = sum(e.job.params.num_images for e in group)
+                waiting = sum(1 for e in self._entries if not e.cancelled) - len(group)
+                self._on_step(group[0].job.params.model, images, waiting, time.perf_counter() - started)
             for entry in group:
                 entry.max_batch = max(entry.max_batch, len(group))
                 job = entry.job

@@ -14,6 +14,7 @@ from engines.registry import Runtime
 from engines.step_batching import DenoiseResult, StepBatcher
 from genmedia.errors import InvalidArgument
 from services.config import AppConfig
+from services.metrics import Metrics
 from services.runtime import configure_replica
 
 
@@ -25,7 +26,8 @@ class Denoiser:
         for spec in config.models:
             parts = load_parts(spec, config.cache_dir, DENOISE_PARTS)
             engines[spec.name] = DenoiseEngine(parts, compile_model=spec.runtime is Runtime.COMPILE)
-        self._batcher = StepBatcher(engines, config.denoiser.max_batch_images)
+        self._metrics = Metrics()
+        self._batcher = StepBatcher(engines, config.denoiser.max_batch_images, on_step=self._observe_step)
 
     async def denoise(
         self, params: ImageParams, embeddings: PromptEmbeddings, preview: bool = False
@@ -34,7 +36,14 @@ class Denoiser:
         if params.model not in self._batcher.engines:
             raise InvalidArgument("model", f"unknown model {params.model!r}")
         async for event in self._batcher.submit(params, embeddings, preview):
+            if isinstance(event, DenoiseResult):
+                self._metrics.stage_duration.observe(event.seconds, tags={"stage": "denoise", "model": params.model})
             yield event
+
+    def _observe_step(self, model: str, images: int, waiting: int, seconds: float) -> None:
+        self._metrics.stage_duration.observe(seconds, tags={"stage": "denoise_step", "model": model})
+        self._metrics.batch_size.observe(images, tags={"stage": "denoise_step"})
+        self._metrics.denoiser_waiting.set(waiting)
 
     async def denoise_to_end(self, params: ImageParams, embeddings: PromptEmbeddings) -> DenoiseResult:
         """The final DenoiseResult only: unary requests skip one Ray message per step."""

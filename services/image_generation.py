@@ -35,6 +35,7 @@ from genmedia.errors import PermissionDenied, Unavailable
 from safety.categories import Action
 from safety.verdict import Verdict
 from provenance.sealing import SealedImage
+from services.metrics import Metrics
 from services.provenance import ArtifactInfo, CommitRequest, SealRequest
 from services.records import GenerationRecord, ImageRecord, generation_time, save_manifest
 from services.safety import ImageCheck
@@ -92,13 +93,15 @@ class ImageGeneration:
     """Runs image jobs through the stage handles and the artifact store."""
 
     def __init__(self, safety, text_encoder, denoiser, vae_decoder, provenance, store: ArtifactStore,
-                 io_threads: int):
+                 io_threads: int, metrics: Metrics, model_classes: dict[str, str]):
         self.safety = safety
         self.provenance = provenance
         self.text_encoder = text_encoder
         self.denoiser = denoiser
         self.vae_decoder = vae_decoder
         self.store = store
+        self.metrics = metrics
+        self.model_classes = model_classes  # model name -> latency SLO class
         self._io = ThreadPoolExecutor(max_workers=io_threads, thread_name_prefix="store")
 
     async def run(self, job: ImageJob, position: int, *, store: bool = True) -> AsyncIterator:
@@ -164,6 +167,11 @@ class ImageGeneration:
 
         t = time.perf_counter()
         record, data = await self.release(job, check, sealed, prompt_verdict, timings)
+        self.metrics.generation_duration.observe(timings["total_s"], tags={
+            "kind": "image", "model": p.model, "model_class": self.model_classes.get(p.model, "standard")})
+        released = sum(1 for i in record.images if i.stored)
+        if released:  # a Ray counter takes only positive increments
+            self.metrics.images_produced.inc(released, tags={"model": p.model})
         yield Stored(tuple(i.uri for i in record.images if i.stored))
         yield Done(record, data if job.return_bytes else {})
 

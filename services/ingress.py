@@ -28,6 +28,8 @@ from services import convert
 from services.config import AppConfig
 from services.grpc_status import set_status
 from services.idempotency import IdempotencyGuard
+from services.metered_store import MeteredStore
+from services.metrics import Metrics, RpcCall
 from services.image_generation import (
     Decoded, Done, ImageGeneration, ImageJob, PromptChecked, PromptEncoded, Queued, Stored,
 )
@@ -47,11 +49,13 @@ class Ingress:
     def __init__(self, config: AppConfig, safety, text_encoder, denoiser, vae_decoder, provenance):
         self.config = config
         self.tenant = config.ingress.tenant
-        self.store = open_store(config.storage)
+        self.metrics = Metrics()
+        self.store = MeteredStore(open_store(config.storage), config.storage.backend, self.metrics)
         self.safety = safety
         self.provenance = provenance
         self.generation = ImageGeneration(safety, text_encoder, denoiser, vae_decoder, provenance, self.store,
-                                          config.ingress.encode_threads)
+                                          config.ingress.encode_threads, self.metrics,
+                                          {m.name: m.slo_class.value for m in config.models})
         self.text_encoder = text_encoder
         self.idempotency = IdempotencyGuard(self.store)
         self._infos: dict[str, ModelInfo] = {}
@@ -95,9 +99,18 @@ class Ingress:
 
     # --- grpc.health.v1.Health -------------------------------------------------------------
     async def Check(self, request: health_pb2.HealthCheckRequest, grpc_context=None) -> health_pb2.HealthCheckResponse:
+        call = self.metrics.rpc("Check")
+        try:
+            return self._health(request, grpc_context, call)
+        finally:
+            call.finish()
+
+    def _health(self, request: health_pb2.HealthCheckRequest, grpc_context, call: RpcCall
+                ) -> health_pb2.HealthCheckResponse:
         if request.service not in SERVICE_NAMES:
             grpc_context.set_code(grpc.StatusCode.NOT_FOUND)
             grpc_context.set_details(f"unknown service {request.service!r}")
+            call.code = grpc.StatusCode.NOT_FOUND.name
             return health_pb2.HealthCheckResponse()
         status = health_pb2.HealthCheckResponse.SERVING if self._ready.is_set() else \
             health_pb2.HealthCheckResponse.NOT_SERVING
@@ -105,14 +118,22 @@ class Ingress:
 
     async def Watch(self, request: health_pb2.HealthCheckRequest, grpc_context=None) -> AsyncIterator:
         """Sends the current status, then SERVING once ready (the status never goes back)."""
-        response = await self.Check(request, grpc_context)
-        yield response
-        if response.status == health_pb2.HealthCheckResponse.NOT_SERVING:
-            await self._ready.wait()
-            yield health_pb2.HealthCheckResponse(status=health_pb2.HealthCheckResponse.SERVING)
+        call = self.metrics.rpc("Watch")
+        try:
+            response = self._health(request, grpc_context, call)
+            yield response
+            if response.status == health_pb2.HealthCheckResponse.NOT_SERVING:
+                await self._ready.wait()
+                yield health_pb2.HealthCheckResponse(status=health_pb2.HealthCheckResponse.SERVING)
+        except (asyncio.CancelledError, GeneratorExit):
+            call.code = grpc.StatusCode.CANCELLED.name
+            raise
+        finally:
+            call.finish()
 
     # --- genmedia.v1.GenerationService -------------------------------------------------------
     async def GenerateImage(self, request: pb.ImageRequest, grpc_context=None) -> pb.GenerationResult:
+        call = self.metrics.rpc("GenerateImage")
         try:
             result = None
             async for event in self._generate(request, stream_steps=False):  # to the end: the claim must close
@@ -122,13 +143,16 @@ class Ingress:
                 raise RuntimeError("generation ended without a result")
             return result
         except BaseException as exc:  # noqa: BLE001 - every error is mapped, CancelledError included
-            code, message = set_status(grpc_context, exc)
+            self._fail(call, grpc_context, exc)
             if isinstance(exc, asyncio.CancelledError):
                 raise
             return pb.GenerationResult()
+        finally:
+            call.finish()
 
     async def StreamImage(self, request: pb.ImageRequest, grpc_context=None) -> AsyncIterator[pb.GenerationEvent]:
         generation_id = ""
+        call = self.metrics.rpc("StreamImage")
         try:
             async for event in self._generate(request):
                 if isinstance(event, str):
@@ -136,45 +160,57 @@ class Ingress:
                     continue
                 yield self._event_message(generation_id, event)
         except BaseException as exc:  # noqa: BLE001
-            code, message = set_status(grpc_context, exc)
+            code, message = self._fail(call, grpc_context, exc)
             if isinstance(exc, (asyncio.CancelledError, GeneratorExit)):
                 raise
             yield pb.GenerationEvent(
                 generation_id=generation_id,
                 error=pb.GenerationEvent.Error(code=code.value[0], message=message),
             )
+        finally:
+            call.finish()
 
     async def GetGeneration(self, request: pb.GetGenerationRequest, grpc_context=None) -> pb.GenerationResult:
+        call = self.metrics.rpc("GetGeneration")
         try:
             loop = asyncio.get_running_loop()
             record = await loop.run_in_executor(None, load_manifest, self.store, self.tenant, request.generation_id)
             urls = await loop.run_in_executor(None, self.generation.presigned_urls, record)
             return convert.result_to_proto(record, urls=urls)
         except Exception as exc:  # noqa: BLE001
-            code, message = set_status(grpc_context, exc)
+            self._fail(call, grpc_context, exc)
             return pb.GenerationResult()
+        finally:
+            call.finish()
 
     # --- genmedia.v1.SafetyService ------------------------------------------------------------
     async def ClassifyPrompt(self, request: spb.ClassifyPromptRequest, grpc_context=None) -> spb.SafetyVerdict:
+        call = self.metrics.rpc("ClassifyPrompt")
         try:
             if not request.prompt.strip():
                 raise InvalidArgument("prompt", "required: a non-empty prompt")
             verdict = await self.safety.check_prompt.remote(self.tenant, request.prompt)
             return convert.verdict_to_proto(verdict)
         except Exception as exc:  # noqa: BLE001
-            set_status(grpc_context, exc)
+            self._fail(call, grpc_context, exc)
             return spb.SafetyVerdict()
+        finally:
+            call.finish()
 
     async def ClassifyImage(self, request: spb.ClassifyImageRequest, grpc_context=None) -> spb.SafetyVerdict:
+        call = self.metrics.rpc("ClassifyImage")
         try:
             verdict = await self.safety.classify_image_bytes.remote(self.tenant, request.image)
             return convert.verdict_to_proto(verdict)
         except Exception as exc:  # noqa: BLE001
-            set_status(grpc_context, exc)
+            self._fail(call, grpc_context, exc)
             return spb.SafetyVerdict()
+        finally:
+            call.finish()
 
     # --- genmedia.v1.ProvenanceService --------------------------------------------------------
     async def Verify(self, request: ppb.VerifyRequest, grpc_context=None) -> ppb.VerifyResult:
+        call = self.metrics.rpc("Verify")
         try:
             source = request.WhichOneof("source")
             if source is None:
@@ -187,17 +223,29 @@ class Ingress:
             report = await self.provenance.verify.remote(data)
             return convert.verify_to_proto(report, self.tenant)
         except Exception as exc:  # noqa: BLE001
-            set_status(grpc_context, exc)
+            self._fail(call, grpc_context, exc)
             return ppb.VerifyResult()
+        finally:
+            call.finish()
 
     async def GetRecord(self, request: ppb.GetRecordRequest, grpc_context=None) -> ppb.ProvenanceRecord:
+        call = self.metrics.rpc("GetRecord")
         try:
             generation_time(request.generation_id)  # INVALID_ARGUMENT for anything but our UUIDs
             record = await self.provenance.get_record.remote(request.generation_id)
             return convert.provenance_record_to_proto(record, self.tenant)
         except Exception as exc:  # noqa: BLE001
-            set_status(grpc_context, exc)
+            self._fail(call, grpc_context, exc)
             return ppb.ProvenanceRecord()
+        finally:
+            call.finish()
+
+    @staticmethod
+    def _fail(call: RpcCall, grpc_context, exc: BaseException) -> tuple[grpc.StatusCode, str]:
+        """Maps `exc` onto the call's status (services/grpc_status.py) and its metrics."""
+        code, message = set_status(grpc_context, exc)
+        call.code = code.name
+        return code, message
 
     def _tenant_artifact(self, uri: str) -> bytes:
         """The bytes of one of the caller's artifacts. INVALID_ARGUMENT for a URI not of this store;
@@ -228,6 +276,7 @@ class Ingress:
                 yield job.generation_id
                 position = self._in_flight
                 self._in_flight += 1
+                self.metrics.pending_generations.set(self._in_flight)
                 try:
                     async for event in self.generation.run(job, position):
                         if isinstance(event, Done):
@@ -237,6 +286,7 @@ class Ingress:
                             yield event
                 finally:
                     self._in_flight -= 1
+                    self.metrics.pending_generations.set(self._in_flight)
         # The idempotency pointer is written (the claim released) before the client hears of it.
         yield result
 

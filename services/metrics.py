@@ -102,8 +102,9 @@ class Metrics:
     @functools.cached_property
     def storage_errors(self) -> Counter:
         return Counter("genmedia_storage_errors_total",
-                       description="Artifact store calls that failed, by backend, operation and kind "
-                                   "(unavailable, not_found, invalid, other).",
+                       description="Artifact store calls that failed server-side, by backend, operation and "
+                                   "kind (unavailable: down or throttling; other: unexpected). A missing key or "
+                                   "a bad one is the caller's answer, not a store error, and is not counted.",
                        tag_keys=("backend", "operation", "kind"))
 
     @functools.cached_property
@@ -122,6 +123,10 @@ class Metrics:
         return Gauge("genmedia_denoiser_waiting_requests",
                      description="Requests queued in this denoiser replica for a slot in the step batch.")
 
+    def rpc(self, method: str) -> "RpcCall":
+        """Starts timing one gRPC call; `RpcCall.finish` records it."""
+        return RpcCall(self, method)
+
     @contextmanager
     def stage(self, stage: str, model: str = "") -> Iterator[None]:
         """Records the time of the enclosed block as `stage` (also when it raises)."""
@@ -130,3 +135,17 @@ class Metrics:
             yield
         finally:
             self.stage_duration.observe(time.perf_counter() - start, tags={"stage": stage, "model": model})
+
+
+class RpcCall:
+    """One gRPC call at the ingress: set `code` (a grpc.StatusCode name) before `finish`."""
+
+    def __init__(self, metrics: Metrics, method: str):
+        self._metrics = metrics
+        self.method = method
+        self.code = "OK"
+        self._start = time.perf_counter()
+
+    def finish(self) -> None:
+        self._metrics.rpc_requests.inc(tags={"method": self.method, "code": self.code})
+        self._metrics.rpc_duration.observe(time.perf_counter() - self._start, tags={"method": self.method})

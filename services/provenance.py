@@ -19,7 +19,6 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 from ray import serve
-from ray.serve.metrics import Counter
 
 import genmedia
 from engines.image_files import ImageFormat, encode_image
@@ -31,6 +30,7 @@ from provenance.records import ArtifactRecord, GenerationRecord, RecordStore, pr
 from provenance.sealing import Sealer, SealedImage
 from provenance.verification import Verifier, VerifyReport, index_key
 from services.config import AppConfig
+from services.metrics import Metrics
 from services.runtime import configure_replica
 
 logger = logging.getLogger("genmedia.provenance")
@@ -112,8 +112,7 @@ class Provenance:
         self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="provenance")
         self._seen_until: datetime | None = None
         self._refresh_sync(datetime.fromtimestamp(0, timezone.utc))
-        self._seals = Counter("genmedia_provenance_seals_total", description="Images sealed, by outcome.",
-                              tag_keys=("outcome",))
+        self._metrics = Metrics()
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._every(settings.index_refresh_s, self._refresh_recent)),
                        loop.create_task(self._every(settings.purge_interval_s, self._purge))]
@@ -123,7 +122,8 @@ class Provenance:
     async def seal(self, request: SealRequest) -> tuple[SealedImage | None, ...]:
         """Watermark, fingerprint and C2PA-sign each released image (None stays None)."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._seal_sync, request)
+        with self._metrics.stage("seal", request.model):
+            return await loop.run_in_executor(self._executor, self._seal_sync, request)
 
     def _seal_sync(self, request: SealRequest) -> tuple[SealedImage | None, ...]:
         out = []
@@ -136,15 +136,16 @@ class Provenance:
                                             generation_id=request.generation_id, index=index, model=request.model,
                                             model_version=request.model_version))
             except Exception:
-                self._seals.inc(tags={"outcome": "failed"})
+                self._metrics.seals.inc(tags={"outcome": "failed"})
                 raise
-            self._seals.inc(tags={"outcome": "sealed"})
+            self._metrics.seals.inc(tags={"outcome": "ok"})
         return tuple(out)
 
     async def commit(self, request: CommitRequest) -> None:
         """Records a generation and indexes its fingerprints. Raises Unavailable (store down)."""
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, self._commit_sync, request)
+        with self._metrics.stage("record_commit", request.model):
+            await loop.run_in_executor(self._executor, self._commit_sync, request)
 
     def _commit_sync(self, request: CommitRequest) -> None:
         keep_prompt = self._policies.resolve(request.tenant).store_prompts

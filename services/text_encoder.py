@@ -15,6 +15,7 @@ from engines.registry import ModelInfo
 from engines.text_encoding import EncodeRequest, TextEncoderEngine
 from genmedia.errors import InvalidArgument
 from services.config import AppConfig
+from services.metrics import Metrics
 from services.runtime import configure_replica
 
 logger = logging.getLogger("genmedia.text_encoder")
@@ -58,6 +59,7 @@ class TextEncoder:
             self._engines[spec.name] = TextEncoderEngine(parts)
             self._infos[spec.name] = model_info(spec, parts)
         self._cache = EmbeddingCache(config.text_encoder.cache_entries)
+        self._metrics = Metrics()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="text-encode")
         batch = config.text_encoder.batch
         self._encode_batch.set_max_batch_size(batch.max_batch_size)
@@ -74,14 +76,16 @@ class TextEncoder:
         if engine is None:
             raise InvalidArgument("model", f"unknown model {request.model!r}")
         key = request.cache_key(engine.cfg(request.guidance_scale))
-        cached = self._cache.get(key)
-        if cached is not None:
-            return PromptEmbeddings(**{**cached.__dict__, "cache_hit": True})
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, self._check_tokens, engine, request)
-        result = await self._encode_batch(request)
-        self._cache.put(key, result)
-        return result
+        with self._metrics.stage("text_encode", request.model):
+            cached = self._cache.get(key)
+            self._metrics.prompt_cache.inc(tags={"model": request.model, "result": "miss" if cached is None else "hit"})
+            if cached is not None:
+                return PromptEmbeddings(**{**cached.__dict__, "cache_hit": True})
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self._executor, self._check_tokens, engine, request)
+            result = await self._encode_batch(request)
+            self._cache.put(key, result)
+            return result
 
     @staticmethod
     def _check_tokens(engine: TextEncoderEngine, request: EncodeRequest) -> None:
@@ -91,6 +95,7 @@ class TextEncoder:
 
     @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.002)
     async def _encode_batch(self, requests: list[EncodeRequest]) -> list[PromptEmbeddings]:
+        self._metrics.batch_size.observe(len(requests), tags={"stage": "text_encode"})
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._encode_sync, requests)
 

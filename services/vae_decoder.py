@@ -12,6 +12,7 @@ from engines.decoding import DecodeRequest, VaeDecoderEngine
 from engines.loading import DECODE_PARTS, load_parts
 from genmedia.errors import InvalidArgument
 from services.config import AppConfig
+from services.metrics import Metrics
 from services.runtime import configure_replica
 
 
@@ -27,16 +28,19 @@ class VAEDecoder:
         self._decode_batch.set_max_batch_size(batch.max_batch_size)
         self._decode_batch.set_batch_wait_timeout_s(batch.batch_wait_timeout_s)
         self.batch_sizes: list[int] = []
+        self._metrics = Metrics()
 
     async def decode(self, model: str, request: DecodeRequest) -> np.ndarray:
         """uint8 NHWC images for one request's latents."""
         if model not in self._engines:
             raise InvalidArgument("model", f"unknown model {model!r}")
-        return await self._decode_batch((model, request))
+        with self._metrics.stage("decode", model):
+            return await self._decode_batch((model, request))
 
     @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.002)
     async def _decode_batch(self, items: list[tuple[str, DecodeRequest]]) -> list[np.ndarray]:
         self.batch_sizes = (self.batch_sizes + [len(items)])[-256:]
+        self._metrics.batch_size.observe(len(items), tags={"stage": "decode"})
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._decode_sync, items)
 

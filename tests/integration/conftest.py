@@ -18,7 +18,7 @@ BUCKET = "genmedia-test"
 def app_args(s3: S3Server, workdir: Path) -> dict:
     small = {"actor": {"num_cpus": 0.1}, "torch_threads": 1, "autoscaling": {"min_replicas": 1, "max_replicas": 1}}
     return {
-        "models": [{"name": m, "source": f"preset:{m}"} for m in TINY_MODELS],
+        "models": [{"name": m, "source": f"preset:{m}", "slo_class": "tiny"} for m in TINY_MODELS],
         "cache_dir": str(REPO / "var" / "cache"),
         "storage": {"backend": "s3", "s3_bucket": BUCKET, "s3_prefix": "artifacts", "s3_endpoint_url": s3.endpoint_url,
                     "s3_region": s3.region, "presign_expires_s": 600},

@@ -24,6 +24,7 @@ from provenance.records import RecordStore
 from provenance.sealing import Sealer
 from safety.policy import PolicyBook
 from services.image_generation import ImageGeneration, ImageJob
+from services.metrics import Metrics
 from services.provenance import record_for_commit
 from services.records import new_generation_id
 from services.safety import ImageCheck
@@ -95,7 +96,8 @@ def run_release(tmp_path, sealed_pair, fail_on: str = "", fail_commit: bool = Fa
     gid, images, sealed = sealed_pair
     store = FlakyStore(tmp_path / "artifacts", fail_on)
     records = RecordStore.open(f"sqlite:///{tmp_path / 'records.db'}")
-    generation = ImageGeneration(None, None, None, None, FakeProvenance(records, fail_commit), store, 1)
+    generation = ImageGeneration(None, None, None, None, FakeProvenance(records, fail_commit), store, 1,
+                                 Metrics(), {})
     params = resolve_image_params(RawImageFields(prompt="a cat", num_images=2), INFO, seed_if_unset=1)
     job = ImageJob(gid, "acme", params, "v1", ImageFormat.PNG, False, False)
     verdict = PolicyBook().resolve("acme").decide([], rules_version="r", model_versions={})
