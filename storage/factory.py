@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from storage.base import ArtifactStore
 from storage.local import LocalArtifactStore
-from storage.s3 import MAX_PRESIGN_S, S3ArtifactStore
+from storage.s3 import MAX_PART_BYTES, MAX_PRESIGN_S, MIB, MIN_PART_BYTES, S3ArtifactStore
 
 # Checked in this order when ``s3_endpoint_url`` is unset (MinIO, moto, other S3 servers).
 ENDPOINT_ENV_VARS = ("S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3")
@@ -54,10 +54,20 @@ class StorageConfig(BaseModel):
         5, ge=1, le=20, description="Attempts per S3 request, the first included, with backoff."
     )
 
+    s3_multipart_threshold_bytes: int = Field(
+        16 * MIB, ge=MIN_PART_BYTES,
+        description="Objects larger than this (videos, long audio) go up as S3 multipart uploads.",
+    )
+    s3_multipart_part_bytes: int = Field(
+        8 * MIB, ge=MIN_PART_BYTES, le=MAX_PART_BYTES, description="Part size of multipart uploads (S3: >= 5 MiB).",
+    )
+
     @model_validator(mode="after")
     def _s3_needs_bucket(self) -> StorageConfig:
         if self.backend == "s3" and not self.s3_bucket:
             raise ValueError("s3_bucket is required when backend is 's3'")
+        if self.s3_multipart_threshold_bytes < self.s3_multipart_part_bytes:
+            raise ValueError("s3_multipart_threshold_bytes must be at least s3_multipart_part_bytes")
         return self
 
 
@@ -81,4 +91,6 @@ def open_store(config: StorageConfig, *, environ: Mapping[str, str] | None = Non
         region=config.s3_region,
         max_attempts=config.max_attempts,
         presign_expires_s=config.presign_expires_s,
+        multipart_threshold_bytes=config.s3_multipart_threshold_bytes,
+        multipart_part_bytes=config.s3_multipart_part_bytes,
     )

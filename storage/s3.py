@@ -10,6 +10,7 @@ after them becomes `Unavailable`, naming the store and never the credentials.
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
 import re
 from typing import Literal
@@ -38,6 +39,9 @@ _THROTTLING_CODES = {
     "RequestTimeout",
 }
 MAX_PRESIGN_S = 7 * 86400  # SigV4's limit
+MIB = 1024 * 1024
+MIN_PART_BYTES = 5 * MIB  # S3: every part but the last is at least 5 MiB
+MAX_PART_BYTES = 5 * 1024 * MIB
 
 
 def map_s3_error(exc: Exception, store: str, action: str) -> GenMediaError:
@@ -88,6 +92,8 @@ class S3ArtifactStore(ArtifactStore):
         addressing_style: Literal["auto", "path", "virtual"] = "auto",
         presign_expires_s: int = 3600,
         checksum_sha256: bool = True,
+        multipart_threshold_bytes: int = 16 * MIB,
+        multipart_part_bytes: int = 8 * MIB,
     ):
         if not isinstance(bucket, str) or _BUCKET.fullmatch(bucket) is None:
             raise ValueError(f"bucket: not a valid S3 bucket name: {bucket!r}")
@@ -105,6 +111,12 @@ class S3ArtifactStore(ArtifactStore):
             raise ValueError(f"max_attempts: must be >= 1, got {max_attempts}")
         if not 1 <= presign_expires_s <= MAX_PRESIGN_S:
             raise ValueError(f"presign_expires_s: must be in 1..{MAX_PRESIGN_S}")
+        if not MIN_PART_BYTES <= multipart_part_bytes <= MAX_PART_BYTES:
+            raise ValueError(f"multipart_part_bytes: must be in {MIN_PART_BYTES}..{MAX_PART_BYTES} (S3's part limits)")
+        if multipart_threshold_bytes < multipart_part_bytes:
+            raise ValueError("multipart_threshold_bytes: must be at least multipart_part_bytes")
+        self._multipart_threshold = multipart_threshold_bytes
+        self._part_bytes = multipart_part_bytes
         self._bucket = bucket
         self._prefix = prefix
         self._presign_expires_s = presign_expires_s
@@ -145,6 +157,9 @@ class S3ArtifactStore(ArtifactStore):
         return NotFound(f"artifact {key} not found") if isinstance(error, NotFound) else error
 
     def _put(self, obj: StoredObject, data: bytes) -> None:
+        if len(data) > self._multipart_threshold:
+            self._put_multipart(obj, data)
+            return
         extra = {}
         if self._checksum_sha256:
             # Our precomputed value, not botocore's default CRC32: S3 verifies it on arrival.
@@ -161,6 +176,49 @@ class S3ArtifactStore(ArtifactStore):
             )
         except (ClientError, BotoCoreError) as exc:
             raise self._fail(exc, "put") from exc
+
+    def _put_multipart(self, obj: StoredObject, data: bytes) -> None:
+        """Uploads in parts of `multipart_part_bytes`, each with its SHA-256 checked by S3. The
+        object appears only when the upload completes (atomic like put_object); on any failure
+        the upload is aborted so no parts are left billed in the bucket."""
+        full = self._full_key(obj.key)
+        extra = {"ChecksumAlgorithm": "SHA256"} if self._checksum_sha256 else {}
+        try:
+            upload_id = self._client.create_multipart_upload(
+                Bucket=self._bucket, Key=full, ContentType=obj.content_type,
+                Metadata={**obj.metadata, SHA256_METADATA: obj.sha256}, **extra,
+            )["UploadId"]
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail(exc, "put") from exc
+        try:
+            parts = []
+            view = memoryview(data)
+            for number, start in enumerate(range(0, len(data), self._part_bytes), start=1):
+                chunk = view[start:start + self._part_bytes]
+                part_extra = {}
+                if self._checksum_sha256:
+                    part_extra["ChecksumAlgorithm"] = "SHA256"
+                    part_extra["ChecksumSHA256"] = base64.b64encode(hashlib.sha256(chunk).digest()).decode()
+                response = self._client.upload_part(Bucket=self._bucket, Key=full, UploadId=upload_id,
+                                                    PartNumber=number, Body=bytes(chunk), **part_extra)
+                part = {"PartNumber": number, "ETag": response["ETag"]}
+                if self._checksum_sha256 and response.get("ChecksumSHA256"):
+                    part["ChecksumSHA256"] = response["ChecksumSHA256"]
+                parts.append(part)
+            self._client.complete_multipart_upload(Bucket=self._bucket, Key=full, UploadId=upload_id,
+                                                   MultipartUpload={"Parts": parts})
+        except (ClientError, BotoCoreError) as exc:
+            self._abort_quietly(full, upload_id)
+            raise self._fail(exc, "put") from exc
+        except BaseException:
+            self._abort_quietly(full, upload_id)
+            raise
+
+    def _abort_quietly(self, full_key: str, upload_id: str) -> None:
+        try:
+            self._client.abort_multipart_upload(Bucket=self._bucket, Key=full_key, UploadId=upload_id)
+        except (ClientError, BotoCoreError):  # the original error is what the caller must see
+            logger.warning("%s: could not abort multipart upload of %s", self._name, full_key)
 
     def get(self, key: str) -> bytes:
         full = self._full_key(key)

@@ -216,3 +216,52 @@ def _client_error(code: str, status: int) -> ClientError:
 )
 def test_error_mapping(exc, expected):
     assert type(map_s3_error(exc, "s3://b", "get")) is expected
+
+
+# --- multipart uploads (large videos and audio) ---------------------------------------------------
+MIB = 1024 * 1024
+
+
+def test_large_objects_go_up_as_multipart_uploads(s3_server, bucket):  # noqa: F811
+    store = make_store(s3_server, bucket, "mp", multipart_threshold_bytes=6 * MIB, multipart_part_bytes=5 * MIB)
+    data = bytes(range(256)) * (12 * MIB // 256 + 7)  # 12 MiB and a bit: three parts, the last short
+    obj = store.put("acme/v/0.mp4", data, content_type="video/mp4", metadata=META)
+    assert store.get("acme/v/0.mp4") == data
+    assert obj.sha256 == hashlib.sha256(data).hexdigest() == store.head("acme/v/0.mp4").sha256
+    head = raw_client(s3_server).head_object(Bucket=bucket, Key="mp/acme/v/0.mp4", PartNumber=1)
+    assert head["PartsCount"] == 3  # S3 reports the part count only for multipart objects
+    assert raw_client(s3_server).list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
+def test_small_objects_stay_single_part(s3_server, bucket):  # noqa: F811
+    store = make_store(s3_server, bucket, "mp", multipart_threshold_bytes=6 * MIB, multipart_part_bytes=5 * MIB)
+    store.put("acme/v/small.png", b"x" * 1000, content_type="image/png")
+    head = raw_client(s3_server).head_object(Bucket=bucket, Key="mp/acme/v/small.png", PartNumber=1)
+    assert "PartsCount" not in head
+
+
+def test_a_failed_multipart_upload_is_aborted_and_leaves_nothing(s3_server, bucket, monkeypatch):  # noqa: F811
+    store = make_store(s3_server, bucket, "mp", multipart_threshold_bytes=6 * MIB, multipart_part_bytes=5 * MIB)
+    real_upload_part = store.client.upload_part
+    calls = []
+
+    def flaky_upload_part(**kwargs):
+        calls.append(kwargs["PartNumber"])
+        if kwargs["PartNumber"] == 2:
+            raise EndpointConnectionError(endpoint_url=s3_server.endpoint_url)
+        return real_upload_part(**kwargs)
+
+    monkeypatch.setattr(store.client, "upload_part", flaky_upload_part)
+    with pytest.raises(Unavailable):
+        store.put("acme/v/1.mp4", b"y" * (11 * MIB), content_type="video/mp4")
+    assert calls == [1, 2]
+    assert not store.exists("acme/v/1.mp4")
+    assert raw_client(s3_server).list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
+def test_multipart_settings_are_checked():
+    with pytest.raises(ValueError, match="multipart_part_bytes"):
+        S3ArtifactStore("bucket-name", multipart_part_bytes=MIB)
+    with pytest.raises(ValidationError, match="s3_multipart_threshold_bytes"):
+        StorageConfig(backend="s3", s3_bucket="b-name", s3_multipart_threshold_bytes=5 * MIB,
+                      s3_multipart_part_bytes=6 * MIB)
