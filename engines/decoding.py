@@ -9,7 +9,7 @@ import torch
 from diffusers.pipelines.flux.pipeline_flux import FluxPipeline
 
 from engines.embeddings import vae_scale_factor
-from engines.families import Family
+from engines.families import Family, is_video_family
 from engines.loading import LoadedParts, thread_limit
 
 
@@ -29,6 +29,8 @@ class VaeDecoderEngine:
     """Decodes latents of one model with its VAE. Not thread-safe: one call at a time."""
 
     def __init__(self, parts: LoadedParts):
+        if is_video_family(parts.family):
+            raise ValueError(f"{parts.path}: {parts.family.value} is a video family; serve it with the VideoGenerator")
         self.parts = parts
         self.family = parts.family
         self.vae = parts.pipeline.vae

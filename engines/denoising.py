@@ -23,7 +23,7 @@ from diffusers.pipelines.flux.pipeline_flux import FluxPipeline, calculate_shift
 from diffusers.utils.torch_utils import randn_tensor
 
 from engines.embeddings import PromptEmbeddings, read_denoiser_config, uses_cfg, vae_scale_factor
-from engines.families import TRAITS, Family
+from engines.families import TRAITS, Family, is_video_family
 from engines.loading import LoadedParts, thread_limit
 from engines.params import ImageParams
 from engines.schedulers import make_scheduler
@@ -69,6 +69,8 @@ class DenoiseEngine:
     """Runs the denoiser (UNet or DiT) of one model."""
 
     def __init__(self, parts: LoadedParts, compile_model: bool = False):
+        if is_video_family(parts.family):
+            raise ValueError(f"{parts.path}: {parts.family.value} is a video family; serve it with the VideoGenerator")
         self.parts = parts
         self.family = parts.family
         self.device, self.dtype = parts.device, parts.dtype

@@ -33,6 +33,8 @@ DTYPES = {Precision.FP32: torch.float32, Precision.FP16: torch.float16, Precisio
 TEXT_PARTS = {"tokenizer", "tokenizer_2", "tokenizer_3", "text_encoder", "text_encoder_2", "text_encoder_3"}
 DENOISE_PARTS = {"unet", "transformer", "scheduler"}
 DECODE_PARTS = {"vae"}
+# The VideoGenerator denoises and decodes in one stage; AnimateDiff also needs its motion adapter.
+VIDEO_PARTS = {"unet", "motion_adapter", "scheduler", "vae"}
 
 # Defaults used when neither the config nor a preset says otherwise (the families' reference values).
 _FAMILY_DEFAULTS = {
@@ -40,6 +42,8 @@ _FAMILY_DEFAULTS = {
     Family.SDXL: (50, 5.0),
     Family.SD3: (28, 7.0),
     Family.FLUX: (28, 3.5),
+    Family.TEXT_TO_VIDEO: (50, 9.0),
+    Family.ANIMATEDIFF: (50, 7.5),
 }
 
 

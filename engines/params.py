@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from engines.families import TRAITS
+from engines.families import TRAITS, is_video_family
 from engines.registry import ModelInfo
 from engines.schedulers import SchedulerName
 from genmedia.errors import InvalidArgument
@@ -77,6 +77,8 @@ def resolve_image_params(raw: RawImageFields, info: ModelInfo, seed_if_unset: in
 
     Raises InvalidArgument naming the first bad field.
     """
+    if is_video_family(info.family):
+        raise InvalidArgument("model", f"{info.name} is a video model; request it with a video generation")
     traits = TRAITS[info.family]
     prompt = _check_prompt("prompt", raw.prompt, required=True)
     negative = _check_prompt("negative_prompt", raw.negative_prompt, required=False)

@@ -395,3 +395,126 @@ SDXL_ARCH: ComponentConfigs = {
     ),
     "scheduler": ("EulerDiscreteScheduler", SDXL_EULER_SCHEDULER),
 }
+
+# --- video: text-to-video (ModelScope) and AnimateDiff ----------------------------------------
+
+# AnimateDiff's recommended sampler settings (diffusers docs): linear betas, "linspace" spacing.
+ANIMATEDIFF_DDIM_SCHEDULER = {
+    **_SD_BETAS,
+    "beta_schedule": "linear",
+    "clip_sample": False,
+    "set_alpha_to_one": False,
+    "steps_offset": 1,
+    "timestep_spacing": "linspace",
+    "prediction_type": "epsilon",
+}
+
+TINY_T2V: ComponentConfigs = {
+    "vae": ("AutoencoderKL", _tiny_vae(4, scaling_factor=0.18215)),
+    "text_encoder": ("CLIPTextModel", _tiny_clip(32)),  # OpenCLIP-style (gelu), as ModelScope's
+    "tokenizer": ("CLIPTokenizer", _OPENCLIP_TOKENIZER),
+    "unet": (
+        "UNet3DConditionModel",
+        {
+            "sample_size": 8,
+            "in_channels": 4,
+            "out_channels": 4,
+            "down_block_types": ["CrossAttnDownBlock3D", "DownBlock3D"],
+            "up_block_types": ["UpBlock3D", "CrossAttnUpBlock3D"],
+            "block_out_channels": [32, 64],
+            "layers_per_block": 1,
+            "attention_head_dim": 8,
+            "cross_attention_dim": 32,
+            "norm_num_groups": 8,
+        },
+    ),
+    "scheduler": ("DDIMScheduler", SD_DDIM_SCHEDULER),
+}
+
+TINY_ANIMATEDIFF: ComponentConfigs = {
+    "vae": ("AutoencoderKL", _tiny_vae(4, scaling_factor=0.18215)),
+    "text_encoder": ("CLIPTextModel", _tiny_clip(32, hidden_act="quick_gelu")),
+    "tokenizer": ("CLIPTokenizer", _CLIP_TOKENIZER),
+    "unet": ("UNet2DConditionModel", TINY_SD["unet"][1]),
+    # One motion module per UNet block level; layers per block must equal the UNet's.
+    "motion_adapter": (
+        "MotionAdapter",
+        {
+            "block_out_channels": [32, 64],
+            "motion_layers_per_block": 1,
+            "motion_mid_block_layers_per_block": 1,
+            "motion_num_attention_heads": 2,
+            "motion_norm_num_groups": 8,
+            "motion_max_seq_length": 32,
+            "use_motion_mid_block": True,
+        },
+    ),
+    "scheduler": ("DDIMScheduler", ANIMATEDIFF_DDIM_SCHEDULER),
+}
+
+# OpenCLIP ViT-H/14 text tower, penultimate layer (23 of 24), as in SD 2.x and ModelScope T2V.
+_OPENCLIP_VIT_H14_TEXT = {
+    **_CLIP_IDS,
+    "vocab_size": 49408,
+    "hidden_size": 1024,
+    "intermediate_size": 4096,
+    "num_hidden_layers": 23,
+    "num_attention_heads": 16,
+    "hidden_act": "gelu",
+    "projection_dim": 512,
+    "layer_norm_eps": 1e-5,
+}
+
+# damo-vilab/text-to-video-ms-1.7b.
+MODELSCOPE_T2V_ARCH: ComponentConfigs = {
+    "vae": ("AutoencoderKL", _SD_VAE),
+    "text_encoder": ("CLIPTextModel", _OPENCLIP_VIT_H14_TEXT),
+    "tokenizer": ("CLIPTokenizer", _OPENCLIP_TOKENIZER),
+    "unet": (
+        "UNet3DConditionModel",
+        {
+            "sample_size": 32,
+            "in_channels": 4,
+            "out_channels": 4,
+            "down_block_types": [
+                "CrossAttnDownBlock3D",
+                "CrossAttnDownBlock3D",
+                "CrossAttnDownBlock3D",
+                "DownBlock3D",
+            ],
+            "up_block_types": ["UpBlock3D", "CrossAttnUpBlock3D", "CrossAttnUpBlock3D", "CrossAttnUpBlock3D"],
+            "block_out_channels": [320, 640, 1280, 1280],
+            "layers_per_block": 2,
+            "downsample_padding": 1,
+            "mid_block_scale_factor": 1,
+            "act_fn": "silu",
+            "norm_num_groups": 32,
+            "norm_eps": 1e-5,
+            "cross_attention_dim": 1024,
+            "attention_head_dim": 64,
+        },
+    ),
+    "scheduler": ("DDIMScheduler", SD_DDIM_SCHEDULER),
+}
+
+# SD 1.5 with guoyww/animatediff-motion-adapter-v1-5-2 (mid-block motion module, 32 frames max).
+ANIMATEDIFF_SD15_ARCH: ComponentConfigs = {
+    "vae": SD15_ARCH["vae"],
+    "text_encoder": SD15_ARCH["text_encoder"],
+    "tokenizer": SD15_ARCH["tokenizer"],
+    "unet": SD15_ARCH["unet"],
+    "motion_adapter": (
+        "MotionAdapter",
+        {
+            "block_out_channels": [320, 640, 1280, 1280],
+            "motion_layers_per_block": 2,
+            "motion_mid_block_layers_per_block": 1,
+            "motion_num_attention_heads": 8,
+            "motion_norm_num_groups": 32,
+            "motion_max_seq_length": 32,
+            "use_motion_mid_block": True,
+            "conv_in_channels": None,
+        },
+    ),
+    "scheduler": ("DDIMScheduler", ANIMATEDIFF_DDIM_SCHEDULER),
+}

@@ -34,6 +34,7 @@ import torch
 import transformers
 from diffusers import DiffusionPipeline
 
+from engines import music_presets
 from engines import preset_configs as configs
 from engines import preset_tokenizers
 
@@ -51,7 +52,7 @@ class PresetSpec:
     """One built-in preset: what it is, what it defaults to, and its component configs."""
 
     name: str  # e.g. "tiny-sd"
-    family: str  # "sd", "sdxl", "sd3" or "flux"
+    family: str  # an engines.families.Family value: "sd", "sdxl", "sd3", "flux", "t2v", ...
     pipeline_class: str  # diffusers pipeline class name, e.g. "StableDiffusionPipeline"
     description: str
     default_width: int
@@ -62,6 +63,9 @@ class PresetSpec:
     components: Mapping[str, tuple[str, Mapping[str, Any]]] = field(hash=False, repr=False)
     # Extra pipeline constructor arguments (optional components, registered config flags).
     pipeline_kwargs: Mapping[str, Any] = field(default_factory=dict, hash=False, repr=False)
+    # Video families only (0 for image presets): default frame count and frame rate.
+    default_num_frames: int = 0
+    default_fps: int = 0
 
 
 # family -> (pipeline class, extra constructor arguments). Safety and watermarking are stages of
@@ -74,6 +78,8 @@ _PIPELINES: dict[str, tuple[str, dict[str, Any]]] = {
     "sdxl": ("StableDiffusionXLPipeline", {"force_zeros_for_empty_prompt": True, "add_watermarker": False}),
     "sd3": ("StableDiffusion3Pipeline", {}),
     "flux": ("FluxPipeline", {}),
+    "t2v": ("TextToVideoSDPipeline", {}),
+    "animatediff": ("AnimateDiffPipeline", {}),
 }
 
 
@@ -86,6 +92,8 @@ def _spec(
     steps: int,
     guidance: float,
     components: configs.ComponentConfigs,
+    frames: int = 0,
+    fps: int = 0,
 ) -> PresetSpec:
     pipeline_class, extras = _PIPELINES[family]
     return PresetSpec(
@@ -99,6 +107,8 @@ def _spec(
         default_guidance=guidance,
         components=components,
         pipeline_kwargs=extras,
+        default_num_frames=frames,
+        default_fps=fps,
     )
 
 
@@ -119,16 +129,28 @@ PRESETS: dict[str, PresetSpec] = {
               size=512, steps=30, guidance=7.5, components=configs.SD15_ARCH),
         _spec("sdxl-arch", "sdxl", "Full SDXL base 1.0 architecture, random weights; GPU benchmarks.",
               size=1024, steps=30, guidance=5.0, components=configs.SDXL_ARCH),
+        _spec("tiny-t2v", "t2v", "Tiny ModelScope-style text-to-video (UNet3D, one CLIP encoder); tests.",
+              size=64, steps=4, guidance=9.0, frames=8, fps=8, components=configs.TINY_T2V),
+        _spec("tiny-animatediff", "animatediff", "Tiny AnimateDiff (SD UNet + MotionAdapter); tests.",
+              size=64, steps=4, guidance=7.5, frames=8, fps=8, components=configs.TINY_ANIMATEDIFF),
+        _spec("modelscope-t2v-arch", "t2v",
+              "Full damo-vilab text-to-video-ms-1.7b architecture, random weights; GPU benchmarks.",
+              size=256, steps=25, guidance=9.0, frames=16, fps=8, components=configs.MODELSCOPE_T2V_ARCH),
+        _spec("animatediff-sd15-arch", "animatediff",
+              "Full SD 1.5 + animatediff-motion-adapter-v1-5-2 architecture, random weights; GPU benchmarks.",
+              size=512, steps=25, guidance=7.5, frames=16, fps=8, components=configs.ANIMATEDIFF_SD15_ARCH),
     )
 }
 
 
 def get_preset(name: str) -> PresetSpec:
-    """The spec of preset `name`. Raises KeyError naming the known presets."""
+    """The spec of diffusers preset `name` (MusicGen presets: ``music_presets.get_music_preset``).
+    Raises KeyError naming the known presets."""
     try:
         return PRESETS[name]
     except KeyError:
-        raise KeyError(f"unknown preset {name!r}; known presets: {', '.join(PRESETS)}") from None
+        known = ", ".join([*PRESETS, *music_presets.MUSIC_PRESETS])
+        raise KeyError(f"unknown preset {name!r}; known presets: {known}") from None
 
 
 @cache
@@ -149,8 +171,11 @@ def preset_fingerprint(name: str) -> str:
 
     Covers the spec (defaults, component classes and configs, pipeline arguments), the
     tokenizer vocabularies, ``BUILDER_VERSION`` and the diffusers, transformers, tokenizers
-    and torch versions. Raises KeyError for an unknown preset.
+    and torch versions. MusicGen presets (``engines.music_presets``) have their own payload.
+    Raises KeyError for an unknown preset.
     """
+    if music_presets.is_music_preset(name):
+        return music_presets.music_preset_fingerprint(name)
     spec = get_preset(name)
     payload = {
         "spec": {
@@ -160,6 +185,8 @@ def preset_fingerprint(name: str) -> str:
             "defaults": [spec.default_width, spec.default_height, spec.default_steps, spec.default_guidance],
             "components": {k: [cls, dict(cfg)] for k, (cls, cfg) in spec.components.items()},
             "pipeline_kwargs": dict(spec.pipeline_kwargs),
+            # Only video presets carry these, so image presets keep their fingerprints.
+            **({"video_defaults": [spec.default_num_frames, spec.default_fps]} if spec.default_num_frames else {}),
         },
         "tokenizers": _tokenizer_vocab_digest(),
         "builder_version": BUILDER_VERSION,
@@ -264,7 +291,15 @@ def assemble_pipeline(
         }
     _check_vocab_coverage(components)
     pipeline_cls = getattr(diffusers, spec.pipeline_class)
-    return pipeline_cls(**components, **spec.pipeline_kwargs)
+    if "motion_adapter" not in components:
+        return pipeline_cls(**components, **spec.pipeline_kwargs)
+    # AnimateDiffPipeline fuses unet + adapter into a UNetMotionModel when constructed (a full copy,
+    # allocated even for "meta"). Keep the layout real checkpoints ship instead, an SD
+    # UNet2DConditionModel beside the MotionAdapter, which from_pretrained fuses on load; this
+    # pipeline object is then for saving and counting, not for running.
+    pipeline = pipeline_cls(**{**components, "unet": None}, **spec.pipeline_kwargs)
+    pipeline.register_modules(unet=components["unet"])
+    return pipeline
 
 
 def build_preset(name: str, dest: Path, *, seed: int = 0, dtype: torch.dtype = torch.float32) -> Path:
@@ -274,19 +309,25 @@ def build_preset(name: str, dest: Path, *, seed: int = 0, dtype: torch.dtype = t
     written to a temporary sibling and renamed into place, so `dest` is either absent, the
     previous content, or complete (with ``MARKER_FILE``); an existing `dest` is replaced.
     Not safe against another process building the same `dest` at once: use ``ensure_preset``.
+    MusicGen presets are saved in transformers format instead (``engines.music_presets``).
     Raises KeyError for an unknown preset.
     """
-    spec = get_preset(name)
+    is_music = music_presets.is_music_preset(name)
+    if not is_music:
+        get_preset(name)  # KeyError before anything is written
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.building-", dir=dest.parent))
     try:
-        pipeline = assemble_pipeline(name, seed=seed, dtype=dtype)
-        pipeline.save_pretrained(tmp)
-        del pipeline
+        if is_music:
+            music_presets.save_music_preset(name, tmp, seed=seed, dtype=dtype)
+        else:
+            pipeline = assemble_pipeline(name, seed=seed, dtype=dtype)
+            pipeline.save_pretrained(tmp)
+            del pipeline
         marker = {
-            "preset": spec.name,
+            "preset": name,
             "fingerprint": preset_fingerprint(name),
             "seed": seed,
             "dtype": _dtype_name(dtype),

@@ -96,3 +96,18 @@ class ModelInfo:
     default_guidance: float
     default_scheduler: SchedulerName  # the saved scheduler, reported when the request leaves it unset
     max_prompt_tokens: int  # CLIP limit, including start and end tokens
+
+
+@dataclass(frozen=True)
+class AudioModelInfo:
+    """What the AudioGenerator and the ingress know of a loaded MusicGen model."""
+
+    name: str
+    family: Family
+    version: str  # content hash of the model folder's configs and weights
+    sample_rate: int  # Hz of the generated audio (32000 for the MusicGen checkpoints)
+    frame_rate: int  # codec frames (decoder tokens per codebook) per second of audio
+    max_duration_s: float  # the 30 s API limit, or less where the decoder's positions end first
+    default_duration_s: float
+    default_guidance: float
+    max_prompt_tokens: int  # T5 tokens kept; longer prompts are truncated

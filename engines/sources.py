@@ -23,7 +23,8 @@ logger = logging.getLogger(__name__)
 
 
 def resolve_source(source: str, cache_dir: Path) -> Path:
-    """Returns a local folder holding model_index.json for `source`."""
+    """Returns a local model folder for `source`: a diffusers folder (model_index.json) or a
+    transformers MusicGen folder (config.json)."""
     if source.startswith("preset:"):
         return presets.ensure_preset(source.removeprefix("preset:"), cache_dir / "presets")
     if source.startswith("s3://"):
@@ -31,9 +32,17 @@ def resolve_source(source: str, cache_dir: Path) -> Path:
     if source.startswith("hub:"):
         return _hub_snapshot(source.removeprefix("hub:"), cache_dir / "hub")
     path = Path(source).expanduser().resolve()
-    if not (path / "model_index.json").is_file():
-        raise ValueError(f"model source {source!r}: {path} has no model_index.json (not a diffusers folder)")
+    if not _is_model_folder(path):
+        raise ValueError(
+            f"model source {source!r}: {path} has no model_index.json or config.json "
+            "(not a diffusers folder nor a transformers model)"
+        )
     return path
+
+
+def _is_model_folder(path: Path) -> bool:
+    # Diffusers pipelines have model_index.json; transformers models (MusicGen) have config.json.
+    return (path / "model_index.json").is_file() or (path / "config.json").is_file()
 
 
 def _s3_client():
@@ -78,8 +87,8 @@ def sync_s3_prefix(uri: str, root: Path, client=None) -> Path:
                 count += 1
     except (BotoCoreError, ClientError) as exc:
         raise Unavailable(f"model source {uri}: cannot sync from S3 ({type(exc).__name__})") from exc
-    if count == 0 or not (dest / "model_index.json").is_file():
-        raise ValueError(f"model source {uri!r} holds no diffusers folder (no model_index.json)")
+    if count == 0 or not _is_model_folder(dest):
+        raise ValueError(f"model source {uri!r} holds no model folder (no model_index.json or config.json)")
     return dest
 
 

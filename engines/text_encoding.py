@@ -85,7 +85,8 @@ class TextEncoderEngine:
         # A single prompt is passed as a string, exactly as a monolithic call with one prompt does.
         prompt = prompts[0] if len(prompts) == 1 else prompts
         negative = negatives[0] if negatives is not None and len(negatives) == 1 else negatives
-        if self.family is Family.SD:
+        if self.family in (Family.SD, Family.TEXT_TO_VIDEO, Family.ANIMATEDIFF):
+            # The video pipelines copy SD's encode_prompt: one CLIP encoder, no pooled output.
             pe, npe = pipe.encode_prompt(prompt, device, 1, cfg, negative)
             return PromptEmbeddings(prompt=pe, negative=npe)
         if self.family is Family.SDXL:

@@ -20,8 +20,9 @@ import numpy as np
 from provenance.c2pa import C2paSigner, ManifestInfo, SigningConfig
 from provenance.fingerprint import fingerprint
 from provenance.keys import ProvenanceKeys
+from provenance.media_sealing import VIDEO_PSNR_DB, SealedAudio, SealedVideo, seal_audio, seal_video
 from provenance.records.hmac import watermark_payload
-from provenance.watermark import ImageWatermarker
+from provenance.watermark import ImageWatermarker, WatermarkParams
 
 PAYLOAD_BYTES = 8
 
@@ -41,8 +42,23 @@ class Sealer:
         self.keys = keys
         self.software_version = software_version
         self.watermarker = ImageWatermarker(keys.watermark_key, payload_bytes=PAYLOAD_BYTES)
+        # Same key and layout (the same detector reads both); video frames are marked stronger.
+        self.video_watermarker = ImageWatermarker(keys.watermark_key, payload_bytes=PAYLOAD_BYTES,
+                                                  params=WatermarkParams(psnr_db=VIDEO_PSNR_DB))
         self.signer = C2paSigner(SigningConfig(cert_chain_path=keys.c2pa_cert_chain,
                                                private_key_path=keys.c2pa_private_key))
+        self._audio_watermarker = None
+
+    @property
+    def audio_watermarker(self):
+        """The audio watermarker under the same key (made on first use)."""
+        if self._audio_watermarker is None:
+            from provenance.audio_watermark import AudioWatermarker
+            from provenance.media_sealing import AUDIO_PAYLOAD_BYTES
+
+            self._audio_watermarker = AudioWatermarker(self.keys.watermark_key,
+                                                       payload_bytes=AUDIO_PAYLOAD_BYTES)
+        return self._audio_watermarker
 
     def seal(self, pixels: np.ndarray, mime: str, encode: Callable[[np.ndarray], bytes], *, generation_id: str,
              index: int, model: str, model_version: str) -> SealedImage:
@@ -56,3 +72,18 @@ class Sealer:
         data = self.signer.sign(encode(marked), mime, info)
         return SealedImage(data, hashlib.sha256(data).hexdigest(), payload, fp.bits, marked.shape[1],
                            marked.shape[0])
+
+    def seal_video(self, frames: np.ndarray, fps: float, mime: str, encode: Callable[[np.ndarray], bytes], *,
+                   generation_id: str, index: int, model: str, model_version: str) -> SealedVideo:
+        """Watermark every frame, fingerprint per second, encode, C2PA-sign MP4 (see
+        ``media_sealing.seal_video``)."""
+        return seal_video(self, frames, fps, mime, encode, generation_id=generation_id, index=index,
+                          model=model, model_version=model_version)
+
+    def seal_audio(self, samples: np.ndarray, sample_rate: int, mime: str,
+                   encode: Callable[[np.ndarray], bytes], *, generation_id: str, index: int, model: str,
+                   model_version: str) -> SealedAudio:
+        """Audio watermark, audio fingerprint, encode, C2PA-sign WAV/FLAC/MP3 (see
+        ``media_sealing.seal_audio``)."""
+        return seal_audio(self, samples, sample_rate, mime, encode, generation_id=generation_id, index=index,
+                          model=model, model_version=model_version)

@@ -8,6 +8,11 @@ Evidence, strongest first: our keyed watermark decodes and its payload names a r
 (LIKELY_GENERATED_HERE: survives edits that destroyed the watermark); a valid C2PA manifest
 claims genmedia made it (CLAIMED_ONLY: a manifest alone can be copied onto other pixels). The
 C2PA status is reported either way; it is invalid after any pixel edit, by design.
+
+Videos and audio clips (MP4, WebM, Ogg; WAV, FLAC, MP3) are told apart from images by their
+first bytes and checked by ``media_verification``: the image watermark in sampled frames or the
+audio watermark, per-second fingerprints in ``video_index`` / ``audio_index`` (filled from the
+record store by `media_verification.load_media_indexes`), and C2PA where the container has it.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from engines.image_files import decode_image
 from genmedia.errors import NotFound
 from provenance.c2pa import ManifestStatus, ManifestVerifier, sniff_mime
 from provenance.fingerprint import MATCH_THRESHOLD, HammingIndex, fingerprint
+from provenance.fingerprint.audio import AudioIndex
 from provenance.records import GenerationRecord, RecordStore
 from provenance.watermark import ImageWatermarker
 from provenance.watermark.imaging import MIN_SIDE as WATERMARK_MIN_SIDE
@@ -37,7 +43,9 @@ class Authenticity(str, Enum):
 class FingerprintHit:
     generation_id: str
     index: int
-    distance: int
+    distance: int                          # PDQ bits (video: the best matched second); audio: bit errors
+    seconds: tuple[int, ...] = ()          # video and audio: the recorded seconds matched
+    ber: float | None = None               # audio: the bit error rate over the overlap
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,8 @@ class VerifyReport:
     c2pa: ManifestStatus | None = None
     matches: tuple[FingerprintHit, ...] = ()
     record: GenerationRecord | None = field(default=None, repr=False)
+    media_kind: str = "image"              # "image", "video" or "audio"
+    matched_seconds: tuple[int, ...] = ()  # video and audio: seconds of the record that matched
 
 
 def index_key(generation_id: str, index: int) -> str:
@@ -58,16 +68,45 @@ def index_key(generation_id: str, index: int) -> str:
 
 class Verifier:
     def __init__(self, watermarker: ImageWatermarker, records: RecordStore, index: HammingIndex,
-                 manifests: ManifestVerifier, radius: int = MATCH_THRESHOLD):
+                 manifests: ManifestVerifier, radius: int = MATCH_THRESHOLD, *,
+                 video_index: HammingIndex | None = None, audio_index: AudioIndex | None = None,
+                 audio_watermarker=None):
+        """``index``: image PDQ hashes keyed `index_key`; ``video_index``: per-second video hashes
+        keyed `media_verification.video_index_key`; ``audio_index``: audio fingerprints keyed
+        `index_key` (both empty when not given). ``audio_watermarker`` defaults to an
+        `AudioWatermarker` under the image watermarker's key, made on first use."""
         self.watermarker = watermarker
         self.records = records
         self.index = index
         self.manifests = manifests
         self.radius = radius
+        self.video_index = HammingIndex() if video_index is None else video_index
+        self.audio_index = AudioIndex() if audio_index is None else audio_index
+        self._audio_watermarker = audio_watermarker
+
+    @property
+    def audio_watermarker(self):
+        if self._audio_watermarker is None:
+            from provenance.audio_watermark import AudioWatermarker
+            from provenance.media_sealing import AUDIO_PAYLOAD_BYTES
+
+            self._audio_watermarker = AudioWatermarker(self.watermarker.key,
+                                                       payload_bytes=AUDIO_PAYLOAD_BYTES)
+        return self._audio_watermarker
 
     def verify(self, data: bytes) -> VerifyReport:
-        """Raises InvalidArgument for bytes that are not a supported image; Unavailable when the
-        record store is down."""
+        """The verdict on an image (PNG, JPEG, WebP), video (MP4, WebM, Ogg) or audio file (WAV,
+        FLAC, MP3). Raises InvalidArgument naming ``data`` for bytes that are none of these or
+        cannot be decoded, or are over the size limits; Unavailable when the record store is
+        down."""
+        from provenance import media_verification
+        from provenance.media_files import sniff_kind
+
+        kind = sniff_kind(data) if isinstance(data, (bytes, bytearray, memoryview)) and data else None
+        if kind == "video":
+            return media_verification.verify_video(self, bytes(data))
+        if kind == "audio":
+            return media_verification.verify_audio(self, bytes(data))
         pixels = decode_image(data, "data")
         reasons: list[str] = []
         record: GenerationRecord | None = None
@@ -100,6 +139,18 @@ class Verifier:
             reasons.append(f"fingerprint within {hits[0].distance} of {self.radius} bits of generation "
                            f"{hits[0].generation_id}")
 
+        authenticity, record = self.verdict(record, hits, manifest, reasons)
+        return VerifyReport(
+            authenticity, tuple(reasons), bool(detection and detection.found),
+            detection.payload if detection and detection.found else None,
+            detection.confidence if detection and detection.found else 0.0, manifest, tuple(hits), record,
+        )
+
+    def verdict(self, record: GenerationRecord | None, hits: list[FingerprintHit],
+                manifest: ManifestStatus | None, reasons: list[str]
+                ) -> tuple[Authenticity, GenerationRecord | None]:
+        """The verdict from the evidence (the record a watermark named, fingerprint hits best
+        first, the manifest), and the record it rests on; adds a reason when there is none."""
         if record is not None:
             authenticity = Authenticity.GENERATED_HERE
         elif hits:
@@ -112,11 +163,7 @@ class Verifier:
             authenticity = Authenticity.NOT_FOUND
         if authenticity is Authenticity.NOT_FOUND and not reasons:
             reasons.append("no watermark, no fingerprint match, no C2PA manifest of ours")
-        return VerifyReport(
-            authenticity, tuple(reasons), bool(detection and detection.found),
-            detection.payload if detection and detection.found else None,
-            detection.confidence if detection and detection.found else 0.0, manifest, tuple(hits), record,
-        )
+        return authenticity, record
 
     def _record(self, generation_id: str) -> GenerationRecord | None:
         try:

@@ -18,13 +18,13 @@ credential up front so configuration errors are precise.
 
 Modules: ``manifest`` (ManifestInfo, the manifest definition), ``signing`` (SigningConfig,
 C2paSigner), ``verify`` (read_manifest, ManifestVerifier, ManifestStatus), ``certs``
-(certificate, key and trust anchor checks), ``formats`` (PNG / JPEG), ``errors`` (C2paError).
+(certificate, key and trust anchor checks), ``formats`` (PNG, JPEG, WebP; MP4, WAV, FLAC, MP3), ``errors`` (C2paError).
 """
 
 from __future__ import annotations
 
 from provenance.c2pa.errors import C2paError
-from provenance.c2pa.formats import SUPPORTED_MIMES, sniff_mime
+from provenance.c2pa.formats import IMAGE_MIMES, MEDIA_MIMES, SUPPORTED_MIMES, is_supported, sniff_mime
 from provenance.c2pa.manifest import (
     PROVENANCE_LABEL,
     TRAINED_ALGORITHMIC_MEDIA,
@@ -35,7 +35,7 @@ from provenance.c2pa.signing import ALGORITHMS, C2paSigner, SigningConfig
 from provenance.c2pa.verify import ManifestStatus, ManifestVerifier, read_manifest
 
 __all__ = [
-    "ALGORITHMS", "PROVENANCE_LABEL", "SUPPORTED_MIMES", "TRAINED_ALGORITHMIC_MEDIA",
+    "ALGORITHMS", "IMAGE_MIMES", "MEDIA_MIMES", "PROVENANCE_LABEL", "SUPPORTED_MIMES", "TRAINED_ALGORITHMIC_MEDIA",
     "C2paError", "C2paSigner", "ManifestInfo", "ManifestStatus", "ManifestVerifier",
-    "SigningConfig", "build_manifest", "read_manifest", "sniff_mime",
+    "SigningConfig", "build_manifest", "is_supported", "read_manifest", "sniff_mime",
 ]

@@ -1,4 +1,4 @@
-"""Signing: embed a C2PA manifest in a generated PNG or JPEG.
+"""Signing: embed a C2PA manifest in a generated image, video (MP4) or audio file (WAV, FLAC, MP3).
 
     signer = C2paSigner(SigningConfig(cert_chain_path="c2pa/chain.pem",
                                       private_key_path="c2pa/key.pem"))   # ES256, no TSA
@@ -107,7 +107,7 @@ class C2paSigner:
 
     def sign(self, image_bytes: bytes, mime: str, info: ManifestInfo, *,
              title: str | None = None) -> bytes:
-        """``image_bytes`` (a ``mime`` file: image/png or image/jpeg) with a signed C2PA manifest
+        """``image_bytes`` (a ``mime`` file: see ``formats.SUPPORTED_MIMES``) with a signed C2PA manifest
         describing ``info`` embedded; the pixels are untouched.  ValueError/TypeError for bad
         arguments, C2paError if the certificate has expired or the SDK fails."""
         mime = check_mime(mime)
@@ -126,7 +126,7 @@ class C2paSigner:
                     _sdk.Builder(definition, context=context) as builder:
                 builder.sign(signer, mime, io.BytesIO(data), out)
         except _sdk.C2paError as e:
-            raise C2paError(f"C2PA signing of a {mime} image failed: {e}") from e
+            raise C2paError(f"C2PA signing of a {mime} file failed: {e}") from e
         return out.getvalue()
 
     def __repr__(self) -> str:

@@ -102,7 +102,7 @@ class ManifestVerifier:
             self._settings["trust"] = {"trust_anchors": self.trust_anchors_pem}
 
     def read(self, image_bytes: bytes, mime: str) -> ManifestStatus:
-        """The manifest status of ``image_bytes`` (a ``mime`` file: image/png or image/jpeg).
+        """The manifest status of ``image_bytes`` (a ``mime`` file: see ``formats.SUPPORTED_MIMES``).
         ValueError/TypeError for bad arguments; C2paError if the image itself cannot be parsed
         (e.g. truncated)."""
         mime = check_mime(mime)

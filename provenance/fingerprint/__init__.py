@@ -10,7 +10,8 @@ survives re-encoding, scaling and colour edits, but not large crops (see ``pdq``
 
 Modules: ``pdq`` (PDQ hash, hex helpers, Hamming distance, the match threshold),
 ``native`` (ctypes binding to pdqhash's C++ routine, with fallback), ``index``
-(multi-index-hashing Hamming index).  Plain library: no Ray.
+(multi-index-hashing Hamming index), ``video`` (one PDQ hash per second of a video),
+``audio`` (Haitsma-Kalker audio fingerprints, matched by bit error rate).  Plain library: no Ray.
 """
 
 from __future__ import annotations

@@ -15,14 +15,16 @@ mapping, safe URLs), ``schema`` (migrations), ``store``, ``hmac``, ``retention``
 
 from provenance.records.hmac import prompt_hmac, watermark_payload
 from provenance.records.schema import migrate
-from provenance.records.store import DuplicateRecord, RecordStore, SchemaNotReady
-from provenance.records.types import KINDS, ArtifactRecord, GenerationRecord
+from provenance.records.store import DuplicateRecord, MediaFingerprintRow, RecordStore, SchemaNotReady
+from provenance.records.types import KINDS, ArtifactRecord, GenerationRecord, MediaFingerprint
 
 __all__ = [
     "KINDS",
     "ArtifactRecord",
     "DuplicateRecord",
     "GenerationRecord",
+    "MediaFingerprint",
+    "MediaFingerprintRow",
     "RecordStore",
     "SchemaNotReady",
     "migrate",

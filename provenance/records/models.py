@@ -1,4 +1,5 @@
-"""The schema of the record store: tables ``generations`` and ``artifacts`` (SQLAlchemy Core).
+"""The schema of the record store: tables ``generations``, ``artifacts`` and
+``media_fingerprints`` (per-second fingerprints of videos and audio) (SQLAlchemy Core).
 
 Portable types only, so one schema serves SQLite (embedded default) and PostgreSQL
 (production): `Uuid` (native ``uuid`` on PostgreSQL, CHAR(32) on SQLite), `JSON` (``jsonb`` on
@@ -39,6 +40,7 @@ from provenance.records.types import (
     FINGERPRINT_BYTES,
     MAX_KEY_ID,
     MAX_NAME,
+    MAX_MEDIA_HASH_BYTES,
     MAX_URI,
     PAYLOAD_BYTES,
 )
@@ -114,11 +116,12 @@ artifacts = Table(
     Column("media_type", String(MAX_NAME), nullable=False),
     Column("watermark_key_id", String(MAX_KEY_ID), nullable=False),
     Column("watermark_payload", LargeBinary(PAYLOAD_BYTES), nullable=False),
-    Column("fingerprint", LargeBinary(FINGERPRINT_BYTES), nullable=False),
+    Column("fingerprint", LargeBinary(FINGERPRINT_BYTES), nullable=True),  # None: audio
     Column("safety", _json(), nullable=True),
     Column("width", Integer, nullable=True),
     Column("height", Integer, nullable=True),
     Column("duration_s", Float, nullable=True),
+    Column("kind", String(16), nullable=False, server_default="image"),
     PrimaryKeyConstraint("generation_id", "index"),
     ForeignKeyConstraint(["generation_id"], ["generations.generation_id"], ondelete="CASCADE"),
     # Payload first: the unique index also serves lookups by payload alone.
@@ -126,4 +129,24 @@ artifacts = Table(
     CheckConstraint(f"length(watermark_payload) = {PAYLOAD_BYTES}", name="payload_length"),
     CheckConstraint(f"length(fingerprint) = {FINGERPRINT_BYTES}", name="fingerprint_length"),
     CheckConstraint('"index" >= 0', name="index_non_negative"),
+    CheckConstraint("kind IN ('image', 'video', 'audio')", name="kind"),
+    CheckConstraint("kind = 'audio' OR fingerprint IS NOT NULL", name="fingerprint_required"),
+)
+
+# One row per second of a video (PDQ hash of the frame nearest that second, ``quality`` its PDQ
+# quality) or an audio clip (that second's 32-bit sub-fingerprints, ``quality`` NULL).
+media_fingerprints = Table(
+    "media_fingerprints",
+    metadata,
+    Column("generation_id", Uuid(as_uuid=True), nullable=False),
+    Column("index", Integer, nullable=False),
+    Column("second", Integer, nullable=False),
+    Column("offset_s", Float, nullable=False),
+    Column("hash", LargeBinary(MAX_MEDIA_HASH_BYTES), nullable=False),
+    Column("quality", Integer, nullable=True),
+    PrimaryKeyConstraint("generation_id", "index", "second"),
+    ForeignKeyConstraint(["generation_id", "index"], ["artifacts.generation_id", "artifacts.index"],
+                         ondelete="CASCADE"),
+    CheckConstraint('"second" >= 0', name="second_non_negative"),
+    CheckConstraint(f"length(hash) BETWEEN 1 AND {MAX_MEDIA_HASH_BYTES}", name="hash_length"),
 )

@@ -4,7 +4,9 @@
     store.add(record)                                          # one transaction, all artifacts
     store.get(generation_id, tenant="acme")                    # NotFound for another tenant
     store.find_by_payload(payload)                             # watermark payload -> artifact
-    for generation_id, index, fp in store.iter_fingerprints(): ...   # batches, not all rows
+    for generation_id, index, fp in store.iter_fingerprints(): ...   # images; batches, not all rows
+    for row in store.iter_media_fingerprints("video"): ...       # per-second hashes of videos
+    store.find_by_payload_prefix(payload[:4], kind="audio")      # short (audio) watermark ids
     store.purge_parameters()                                   # retention: 90 days default
 
 Errors: a database that cannot be reached (refused, gone away, pool exhausted, locked) is
@@ -22,6 +24,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, and_, delete, insert, null, or_, select, text, update
@@ -31,11 +34,13 @@ from sqlalchemy.exc import IntegrityError
 from genmedia.errors import GenMediaError, InvalidArgument, NotFound
 from provenance.records import schema
 from provenance.records.engine import create_engine, safe_url, unavailable_on_db_errors
-from provenance.records.models import artifacts, generations
+from provenance.records.models import artifacts, generations, media_fingerprints
 from provenance.records.types import (
     DEFAULT_KEY_ID,
+    KINDS,
     PAYLOAD_BYTES,
     ArtifactRecord,
+    MediaFingerprint,
     GenerationRecord,
     canonical_generation_id,
     utc,
@@ -68,6 +73,18 @@ class SchemaNotReady(RuntimeError):
     """The database's schema is missing or older than the code (run `migrate`)."""
 
 
+@dataclass(frozen=True)
+class MediaFingerprintRow:
+    """One second of a recorded video's or audio clip's fingerprint (`iter_media_fingerprints`)."""
+
+    generation_id: str
+    index: int
+    second: int
+    offset_s: float
+    hash: bytes
+    quality: int | None
+
+
 def _uuid(generation_id: str | uuid.UUID) -> uuid.UUID:
     return uuid.UUID(canonical_generation_id(generation_id))
 
@@ -86,10 +103,19 @@ def _artifact_row(artifact: ArtifactRecord) -> dict:
         "width": artifact.width,
         "height": artifact.height,
         "duration_s": artifact.duration_s,
+        "kind": artifact.kind,
     }
 
 
-def _artifact(row: RowMapping, prefix: str = "") -> ArtifactRecord:
+def _media_rows(artifact: ArtifactRecord) -> list[dict]:
+    return [{"generation_id": uuid.UUID(artifact.generation_id), "index": artifact.index,
+             "second": m.second, "offset_s": m.offset_s, "hash": m.hash, "quality": m.quality}
+            for m in artifact.media_fingerprints]
+
+
+def _artifact(row: RowMapping, prefix: str = "",
+              media: tuple[MediaFingerprint, ...] = ()) -> ArtifactRecord:
+    fingerprint = row[f"{prefix}fingerprint"]
     return ArtifactRecord(
         generation_id=str(row[f"{prefix}generation_id"]),
         index=row[f"{prefix}index"],
@@ -97,12 +123,14 @@ def _artifact(row: RowMapping, prefix: str = "") -> ArtifactRecord:
         sha256=row[f"{prefix}sha256"],
         media_type=row[f"{prefix}media_type"],
         watermark_payload=bytes(row[f"{prefix}watermark_payload"]),
-        fingerprint=bytes(row[f"{prefix}fingerprint"]),
+        fingerprint=None if fingerprint is None else bytes(fingerprint),
         safety=row[f"{prefix}safety"],
         width=row[f"{prefix}width"],
         height=row[f"{prefix}height"],
         duration_s=row[f"{prefix}duration_s"],
         watermark_key_id=row[f"{prefix}watermark_key_id"],
+        kind=row[f"{prefix}kind"],
+        media_fingerprints=media,
     )
 
 
@@ -217,6 +245,9 @@ class RecordStore:
                     if record.artifacts:
                         connection.execute(insert(artifacts),
                                            [_artifact_row(a) for a in record.artifacts])
+                    media = [row for a in record.artifacts for row in _media_rows(a)]
+                    if media:
+                        connection.execute(insert(media_fingerprints), media)
             except IntegrityError:
                 duplicate = self._duplicate(record)
                 if duplicate is None:
@@ -246,6 +277,8 @@ class RecordStore:
         be stored). Returns whether there was one; deleting twice is harmless."""
         gid = _uuid(generation_id)
         with self._db("deleting a record"), self._engine.begin() as connection:
+            connection.execute(delete(media_fingerprints).where(
+                media_fingerprints.c.generation_id == gid))
             connection.execute(delete(artifacts).where(artifacts.c.generation_id == gid))
             result = connection.execute(delete(generations).where(
                 generations.c.generation_id == gid))
@@ -297,6 +330,15 @@ class RecordStore:
             query = query.where(generations.c.tenant == tenant)
         with self._db("reading a record"), self._engine.connect() as connection:
             rows = connection.execute(query).mappings().all()
+            media: dict[int, list[MediaFingerprint]] = {}
+            if any(row["a_kind"] not in (None, "image") for row in rows):
+                for m in connection.execute(
+                        select(media_fingerprints)
+                        .where(media_fingerprints.c.generation_id == gid)
+                        .order_by(media_fingerprints.c.index, media_fingerprints.c.second)
+                ).mappings():
+                    media.setdefault(m["index"], []).append(MediaFingerprint(
+                        m["second"], m["offset_s"], bytes(m["hash"]), m["quality"]))
         if not rows:
             raise NotFound(f"generation {gid} not found")
         first = rows[0]
@@ -308,7 +350,8 @@ class RecordStore:
             model_version=first["model_version"],
             prompt_hmac=first["prompt_hmac"],
             created_at=first["created_at"],
-            artifacts=tuple(_artifact(row, "a_") for row in rows if row["a_index"] is not None),
+            artifacts=tuple(_artifact(row, "a_", tuple(media.get(row["a_index"], ())))
+                            for row in rows if row["a_index"] is not None),
             user_id=first["user_id"],
             prompt=first["prompt"],
             parameters=first["parameters"],
@@ -329,9 +372,72 @@ class RecordStore:
             row = connection.execute(query).mappings().first()
         return None if row is None else _artifact(row)
 
-    def iter_fingerprints(self, batch_size: int = _BATCH, after: tuple[str, int] | None = None
-                          ) -> Iterator[tuple[str, int, bytes]]:
-        """Every artifact's ``(generation_id, index, fingerprint)`` in key order, read in
+    def find_by_payload_prefix(self, prefix: bytes, kind: str | None = None,
+                               key_id: str = DEFAULT_KEY_ID, limit: int = 10) -> list[ArtifactRecord]:
+        """The artifacts (at most ``limit``, of ``kind`` when given) whose recorded payload starts
+        with ``prefix``: audio watermarks carry only the first bytes of the recorded payload
+        (`provenance.records.hmac.watermark_payload` truncates one HMAC), so several artifacts
+        can share a short prefix; callers disambiguate (by fingerprint) or report it.
+        A range scan on the payload's unique index."""
+        if not isinstance(prefix, (bytes, bytearray, memoryview)) or not (
+                1 <= len(prefix) <= PAYLOAD_BYTES):
+            raise InvalidArgument("prefix", f"must be 1 to {PAYLOAD_BYTES} bytes")
+        if kind is not None and kind not in KINDS:
+            raise InvalidArgument("kind", f"must be one of {', '.join(KINDS)} or None")
+        if not isinstance(limit, int) or limit < 1:
+            raise InvalidArgument("limit", "must be a positive int")
+        pad = PAYLOAD_BYTES - len(prefix)
+        low, high = bytes(prefix) + b"\x00" * pad, bytes(prefix) + b"\xff" * pad
+        query = (select(artifacts)
+                 .where(artifacts.c.watermark_payload >= low, artifacts.c.watermark_payload <= high,
+                        artifacts.c.watermark_key_id == key_id)
+                 .order_by(artifacts.c.generation_id, artifacts.c.index).limit(limit))
+        if kind is not None:
+            query = query.where(artifacts.c.kind == kind)
+        with self._db("looking up a payload"), self._engine.connect() as connection:
+            rows = connection.execute(query).mappings().all()
+        return [_artifact(row) for row in rows]
+
+    def iter_media_fingerprints(self, kind: str = "video", batch_size: int = _BATCH,
+                                after: tuple[str, int, int] | None = None
+                                ) -> Iterator[MediaFingerprintRow]:
+        """Every per-second fingerprint of ``kind`` ("video" or "audio") artifacts, in key order
+        ``(generation_id, index, second)``, in batches of ``batch_size`` rows (keyset
+        pagination, as `iter_fingerprints`); ``after`` starts past that key."""
+        if kind not in ("video", "audio"):
+            raise InvalidArgument("kind", "must be 'video' or 'audio'")
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise InvalidArgument("batch_size", "must be a positive int")
+        start = None if after is None else (_uuid(after[0]), int(after[1]), int(after[2]))
+        return self._media(kind, batch_size, start)
+
+    def _media(self, kind: str, batch_size: int, after: tuple[uuid.UUID, int, int] | None
+               ) -> Iterator[MediaFingerprintRow]:
+        m = media_fingerprints.c
+        join = media_fingerprints.join(artifacts, and_(artifacts.c.generation_id == m.generation_id,
+                                                       artifacts.c.index == m.index))
+        while True:
+            query = (select(m.generation_id, m.index, m.second, m.offset_s, m.hash, m.quality)
+                     .select_from(join).where(artifacts.c.kind == kind)
+                     .order_by(m.generation_id, m.index, m.second).limit(batch_size))
+            if after is not None:
+                gid, index, second = after
+                query = query.where(or_(m.generation_id > gid,
+                                        and_(m.generation_id == gid, m.index > index),
+                                        and_(m.generation_id == gid, m.index == index,
+                                             m.second > second)))
+            with self._db("reading media fingerprints"), self._engine.connect() as connection:
+                rows = connection.execute(query).all()
+            for gid, index, second, offset_s, hash_, quality in rows:
+                yield MediaFingerprintRow(str(gid), index, second, offset_s, bytes(hash_), quality)
+            if len(rows) < batch_size:
+                return
+            after = (rows[-1][0], rows[-1][1], rows[-1][2])
+
+    def iter_fingerprints(self, batch_size: int = _BATCH, after: tuple[str, int] | None = None,
+                          kind: str = "image") -> Iterator[tuple[str, int, bytes]]:
+        """Every ``kind`` artifact's (images by default; "video": the PDQ hash of its first
+        frame) ``(generation_id, index, fingerprint)`` in key order, read in
         batches of ``batch_size`` rows (keyset pagination: each batch is one short query, so
         memory stays flat and no transaction is held while the caller works). Artifacts
         added during the walk appear if their key is past the current position. ``after``
@@ -339,15 +445,17 @@ class RecordStore:
         only what was added since a point in time."""
         if not isinstance(batch_size, int) or batch_size < 1:
             raise InvalidArgument("batch_size", "must be a positive int")
+        if kind not in ("image", "video"):
+            raise InvalidArgument("kind", "must be 'image' or 'video' (audio has no PDQ hash)")
         start = None if after is None else (_uuid(after[0]), int(after[1]))
-        return self._fingerprints(batch_size, start)
+        return self._fingerprints(batch_size, start, kind)
 
-    def _fingerprints(self, batch_size: int, after: tuple[uuid.UUID, int] | None = None
-                      ) -> Iterator[tuple[str, int, bytes]]:
+    def _fingerprints(self, batch_size: int, after: tuple[uuid.UUID, int] | None = None,
+                      kind: str = "image") -> Iterator[tuple[str, int, bytes]]:
         columns = (artifacts.c.generation_id, artifacts.c.index, artifacts.c.fingerprint)
         order = (artifacts.c.generation_id, artifacts.c.index)
         while True:
-            query = select(*columns).order_by(*order).limit(batch_size)
+            query = select(*columns).where(artifacts.c.kind == kind).order_by(*order).limit(batch_size)
             if after is not None:
                 gid, index = after
                 query = query.where(or_(artifacts.c.generation_id > gid,

@@ -23,6 +23,8 @@ from storage.keys import check_tenant
 KINDS = ("image", "video", "audio")
 PAYLOAD_BYTES = 8
 FINGERPRINT_BYTES = 32
+MAX_MEDIA_HASH_BYTES = 1024      # one second of a media fingerprint (PDQ: 32; audio: 4 a frame)
+MAX_MEDIA_SECONDS = 24 * 3600
 DEFAULT_KEY_ID = "default"
 
 MAX_NAME = 255          # model, model_version, user_id, media_type
@@ -103,6 +105,37 @@ def _set(obj: object, name: str, value: object) -> None:
 
 
 @dataclass(frozen=True)
+class MediaFingerprint:
+    """One second of a video's or audio clip's fingerprint.
+
+    Video: ``hash`` is the 32-byte PDQ hash of the frame nearest ``second`` (shown at
+    ``offset_s``), ``quality`` its PDQ quality. Audio: ``hash`` is that second's 32-bit
+    sub-fingerprints (big-endian, 4 bytes each), ``quality`` None."""
+
+    second: int
+    offset_s: float
+    hash: bytes
+    quality: int | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.second, int) or isinstance(self.second, bool) or not (
+                0 <= self.second <= MAX_MEDIA_SECONDS):
+            raise InvalidArgument("second", f"must be an int from 0 to {MAX_MEDIA_SECONDS}, "
+                                            f"got {self.second!r:.40}")
+        if (not isinstance(self.offset_s, (int, float)) or isinstance(self.offset_s, bool)
+                or not math.isfinite(self.offset_s) or self.offset_s < 0):
+            raise InvalidArgument("offset_s", "must be a finite number >= 0")
+        _set(self, "offset_s", float(self.offset_s))
+        if not isinstance(self.hash, (bytes, bytearray, memoryview)) or not (
+                1 <= len(bytes(self.hash)) <= MAX_MEDIA_HASH_BYTES):
+            raise InvalidArgument("hash", f"must be 1 to {MAX_MEDIA_HASH_BYTES} bytes")
+        _set(self, "hash", bytes(self.hash))
+        if self.quality is not None and (not isinstance(self.quality, int) or isinstance(
+                self.quality, bool) or not 0 <= self.quality <= 100):
+            raise InvalidArgument("quality", "must be an int from 0 to 100 or None")
+
+
+@dataclass(frozen=True)
 class ArtifactRecord:
     """One released artifact (an image, a video, an audio clip) of a generation."""
 
@@ -112,12 +145,15 @@ class ArtifactRecord:
     sha256: str                      # hex of the stored bytes
     media_type: str                  # "image/png", "video/mp4", ...
     watermark_payload: bytes         # PAYLOAD_BYTES, see provenance.records.hmac
-    fingerprint: bytes               # FINGERPRINT_BYTES perceptual fingerprint
+    fingerprint: bytes | None        # FINGERPRINT_BYTES PDQ hash (video: of its first frame);
+                                     # None for audio
     safety: dict | None = None       # safety.Verdict.to_dict() for this artifact
     width: int | None = None
     height: int | None = None
     duration_s: float | None = None
     watermark_key_id: str = DEFAULT_KEY_ID  # which watermark key the payload was embedded with
+    kind: str = "image"              # one of KINDS
+    media_fingerprints: tuple[MediaFingerprint, ...] = ()   # video and audio: one per second
 
     def __post_init__(self) -> None:
         _set(self, "generation_id", canonical_generation_id(self.generation_id, "generation_id"))
@@ -129,7 +165,23 @@ class ArtifactRecord:
         _text(self.media_type, "media_type", MAX_NAME)
         _set(self, "watermark_payload",
              _blob(self.watermark_payload, "watermark_payload", PAYLOAD_BYTES))
-        _set(self, "fingerprint", _blob(self.fingerprint, "fingerprint", FINGERPRINT_BYTES))
+        if self.kind not in KINDS:
+            raise InvalidArgument("kind", f"must be one of {', '.join(KINDS)}, got {self.kind!r:.40}")
+        if self.fingerprint is not None or self.kind != "audio":
+            _set(self, "fingerprint", _blob(self.fingerprint, "fingerprint", FINGERPRINT_BYTES))
+        if not isinstance(self.media_fingerprints, (tuple, list)):
+            raise InvalidArgument("media_fingerprints", "must be a tuple of MediaFingerprint")
+        _set(self, "media_fingerprints", tuple(self.media_fingerprints))
+        if self.media_fingerprints and self.kind == "image":
+            raise InvalidArgument("media_fingerprints", "images have none (video and audio only)")
+        seconds: set[int] = set()
+        for i, media in enumerate(self.media_fingerprints):
+            if not isinstance(media, MediaFingerprint):
+                raise InvalidArgument(f"media_fingerprints[{i}]", "must be a MediaFingerprint")
+            if media.second in seconds:
+                raise InvalidArgument(f"media_fingerprints[{i}].second",
+                                      f"duplicate second {media.second}")
+            seconds.add(media.second)
         _json(self.safety, "safety")
         _optional_int(self.width, "width")
         _optional_int(self.height, "height")

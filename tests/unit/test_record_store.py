@@ -95,7 +95,7 @@ def store_url(backend, tmp_path, request) -> str:
     url = request.getfixturevalue("pg_records_url")
     engine = create_engine(url)
     with engine.begin() as connection:
-        connection.execute(text("TRUNCATE artifacts, generations"))
+        connection.execute(text("TRUNCATE media_fingerprints, artifacts, generations"))
     engine.dispose()
     return url
 
