@@ -49,6 +49,18 @@ class GenmediaClient:
     def stream_image(self, timeout: float | None = None, **fields) -> Iterator[pb.GenerationEvent]:
         return self.generation.StreamImage(pb.ImageRequest(**fields), timeout=timeout, metadata=self.metadata)
 
+    def generate_video(self, timeout: float | None = None, **fields) -> pb.GenerationResult:
+        return self.generation.GenerateVideo(pb.VideoRequest(**fields), timeout=timeout, metadata=self.metadata)
+
+    def stream_video(self, timeout: float | None = None, **fields) -> Iterator[pb.GenerationEvent]:
+        return self.generation.StreamVideo(pb.VideoRequest(**fields), timeout=timeout, metadata=self.metadata)
+
+    def generate_audio(self, timeout: float | None = None, **fields) -> pb.GenerationResult:
+        return self.generation.GenerateAudio(pb.AudioRequest(**fields), timeout=timeout, metadata=self.metadata)
+
+    def stream_audio(self, timeout: float | None = None, **fields) -> Iterator[pb.GenerationEvent]:
+        return self.generation.StreamAudio(pb.AudioRequest(**fields), timeout=timeout, metadata=self.metadata)
+
     def get_generation(self, generation_id: str, timeout: float | None = None) -> pb.GenerationResult:
         return self.generation.GetGeneration(
             pb.GetGenerationRequest(generation_id=generation_id), timeout=timeout, metadata=self.metadata

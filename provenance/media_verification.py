@@ -43,20 +43,22 @@ def video_index_key(generation_id: str, index: int, second: int) -> str:
 
 
 def load_media_indexes(records: RecordStore, video_index: HammingIndex | None,
-                       audio_index: AudioIndex | None) -> tuple[int, int]:
+                       audio_index: AudioIndex | None, after_generation: str | None = None) -> tuple[int, int]:
     """Adds every recorded video second (quality >= MIN_QUALITY) to ``video_index`` and every
-    audio clip's fingerprint to ``audio_index`` (keys already there are skipped). Returns how
-    many entries were added to each."""
+    audio clip's fingerprint to ``audio_index`` (keys already there are skipped), only of
+    generations after ``after_generation`` when given (a refresh). Returns how many entries were
+    added to each."""
+    after = None if after_generation is None else (after_generation, -1, -1)
     added_video = added_audio = 0
     if video_index is not None:
-        for row in records.iter_media_fingerprints("video"):
+        for row in records.iter_media_fingerprints("video", after=after):
             key = video_index_key(row.generation_id, row.index, row.second)
             if (row.quality or 0) >= MIN_QUALITY and key not in video_index:
                 video_index.add(key, row.hash)
                 added_video += 1
     if audio_index is not None:
         clips: dict[str, list[bytes]] = defaultdict(list)
-        for row in records.iter_media_fingerprints("audio"):
+        for row in records.iter_media_fingerprints("audio", after=after):
             clips[index_key(row.generation_id, row.index)].append(row.hash)
         for key, chunks in clips.items():
             if key not in audio_index:

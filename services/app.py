@@ -1,7 +1,8 @@
 """The Serve application builder: `import_path: services.app:build_app` in the Serve config.
 
 Validates the args once (AppConfig) and binds one deployment per stage, each with its own
-autoscaling, actor resources and admission limits from the config.
+autoscaling, actor resources and admission limits from the config. VideoGenerator and
+AudioGenerator are bound only when `video_models` / `audio_models` are configured.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Any
 
 from ray.serve import Application
 
+from services.audio_generator import AudioGenerator
 from services.config import AppConfig
 from services.denoiser import Denoiser
 from services.ingress import Ingress
@@ -17,6 +19,7 @@ from services.provenance import Provenance
 from services.safety import Safety
 from services.text_encoder import TextEncoder
 from services.vae_decoder import VAEDecoder
+from services.video_generator import VideoGenerator
 
 
 def build_app(args: dict[str, Any]) -> Application:
@@ -30,5 +33,10 @@ def build_app(args: dict[str, Any]) -> Application:
     text_encoder = TextEncoder.options(**config.text_encoder.serve_options()).bind(config)
     denoiser = Denoiser.options(**config.denoiser.serve_options()).bind(config)
     vae_decoder = VAEDecoder.options(**config.vae_decoder.serve_options()).bind(config)
+    # The video and audio generators exist only when the config names models for them.
+    video = (VideoGenerator.options(**config.video_generator.serve_options()).bind(config)
+             if config.video_models else None)
+    audio = (AudioGenerator.options(**config.audio_generator.serve_options()).bind(config)
+             if config.audio_models else None)
     return Ingress.options(**config.ingress.serve_options()).bind(config, safety, text_encoder, denoiser, vae_decoder,
-                                                                  provenance)
+                                                                  provenance, video, audio)

@@ -135,6 +135,16 @@ class ProvenanceSettings(DeploymentSettings):
         return self
 
 
+class VideoGeneratorSettings(DeploymentSettings):
+    """The VideoGenerator deployment: text-to-video denoising and frame decoding, one video at a time
+    per worker thread (cancelled at the next step when the caller goes away)."""
+
+
+class AudioGeneratorSettings(DeploymentSettings):
+    """The AudioGenerator deployment: MusicGen token generation and audio decoding (cancelled at the
+    next token when the caller goes away)."""
+
+
 class IngressSettings(DeploymentSettings):
     tenant: str = Field(default="local", description="Tenant of every request until authentication lands.")
     warmup: bool = Field(default=True, description="Run one generation per model before reporting SERVING.")
@@ -144,8 +154,15 @@ class IngressSettings(DeploymentSettings):
 class AppConfig(_Strict):
     """Application args of the genmedia Serve app."""
 
-    models: list[ModelSpec] = Field(min_length=1, description="Servable models; the first is the default.")
-    default_model: str | None = Field(default=None, description="Model used when a request names none.")
+    models: list[ModelSpec] = Field(min_length=1, description="Image models; the first is the default.")
+    default_model: str | None = Field(default=None, description="Image model used when a request names none.")
+    video_models: list[ModelSpec] = Field(
+        default_factory=list,
+        description="Text-to-video models (ModelScope-style UNet3D, AnimateDiff); their prompts are encoded by the "
+                    "TextEncoder. Empty: no VideoGenerator is deployed and GenerateVideo answers INVALID_ARGUMENT.")
+    default_video_model: str | None = Field(default=None, description="Video model used when a request names none.")
+    audio_models: list[ModelSpec] = Field(default_factory=list, description="Music models (MusicGen).")
+    default_audio_model: str | None = Field(default=None, description="Audio model used when a request names none.")
     cache_dir: Path = Field(default=Path("var/cache"), description="Model cache: built presets, S3 syncs.")
     storage: StorageConfig = Field(default_factory=StorageConfig, description="Where artifacts go.")
     ingress: IngressSettings = Field(default_factory=IngressSettings, description="The gRPC ingress.")
@@ -156,18 +173,29 @@ class AppConfig(_Strict):
     provenance: ProvenanceSettings = Field(
         default_factory=ProvenanceSettings, description="Provenance (watermark, fingerprint, C2PA, records)."
     )
+    video_generator: VideoGeneratorSettings = Field(
+        default_factory=VideoGeneratorSettings, description="VideoGenerator (deployed only with video_models).")
+    audio_generator: AudioGeneratorSettings = Field(
+        default_factory=AudioGeneratorSettings, description="AudioGenerator (deployed only with audio_models).")
 
     @model_validator(mode="after")
     def _models(self) -> "AppConfig":
-        names = [m.name for m in self.models]
+        names = [m.name for m in self.all_models]
         if len(set(names)) != len(names):
-            raise ValueError(f"model names must be unique, got {names}")
-        if self.default_model is None:
-            self.default_model = names[0]
-        elif self.default_model not in names:
-            raise ValueError(f"default_model {self.default_model!r} is not among the models {names}")
+            raise ValueError(f"model names must be unique across models, video_models and audio_models, got {names}")
+        for field, models in (("default_model", self.models), ("default_video_model", self.video_models),
+                              ("default_audio_model", self.audio_models)):
+            own = [m.name for m in models]
+            if getattr(self, field) is None:
+                setattr(self, field, own[0] if own else None)
+            elif getattr(self, field) not in own:
+                raise ValueError(f"{field} {getattr(self, field)!r} is not among its models {own}")
         self.cache_dir = self.cache_dir.expanduser().resolve()
         return self
 
+    @property
+    def all_models(self) -> list[ModelSpec]:
+        return [*self.models, *self.video_models, *self.audio_models]
+
     def model(self, name: str) -> ModelSpec:
-        return next(m for m in self.models if m.name == name)
+        return next(m for m in self.all_models if m.name == name)

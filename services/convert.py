@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import math
 
+from engines.audio_files import AudioFormat
+from engines.audio_params import RawAudioFields
 from engines.image_files import ImageFormat
+from engines.video_params import RawVideoFields
 from engines.params import RawImageFields
 from engines.schedulers import SchedulerName
 from genmedia.errors import InvalidArgument
@@ -33,6 +36,7 @@ _FORMATS = {
     pb.IMAGE_FORMAT_JPEG: ImageFormat.JPEG,
     pb.IMAGE_FORMAT_WEBP: ImageFormat.WEBP,
 }
+_KINDS = {"image": pb.MEDIA_KIND_IMAGE, "video": pb.MEDIA_KIND_VIDEO, "audio": pb.MEDIA_KIND_AUDIO}
 MAX_IDEMPOTENCY_KEY = 128
 _CATEGORIES = {c: spb.SafetyCategory.Value(f"SAFETY_CATEGORY_{c.name}") for c in Category}
 _ACTIONS = {a: spb.SafetyAction.Value(f"SAFETY_ACTION_{a.name}") for a in Action}
@@ -59,13 +63,65 @@ def raw_fields(request: pb.ImageRequest) -> RawImageFields:
     )
 
 
+_CONTAINERS = {pb.VIDEO_CONTAINER_UNSPECIFIED: "mp4", pb.VIDEO_CONTAINER_MP4: "mp4", pb.VIDEO_CONTAINER_WEBM: "webm"}
+_AUDIO_FORMATS = {
+    pb.AUDIO_FORMAT_UNSPECIFIED: AudioFormat.WAV,
+    pb.AUDIO_FORMAT_WAV: AudioFormat.WAV,
+    pb.AUDIO_FORMAT_FLAC: AudioFormat.FLAC,
+    pb.AUDIO_FORMAT_MP3: AudioFormat.MP3,
+}
+
+
+def _finite(request, field: str, allowed: str) -> float | None:
+    if not request.HasField(field):
+        return None
+    value = getattr(request, field)
+    if not math.isfinite(value):
+        raise InvalidArgument(field, f"must be a finite number in {allowed}")
+    return value
+
+
+def raw_video_fields(request: pb.VideoRequest) -> RawVideoFields:
+    """Reads a VideoRequest; enum values unknown to this server are INVALID_ARGUMENT."""
+    if request.scheduler not in _SCHEDULERS:
+        raise InvalidArgument("scheduler", f"unknown value {request.scheduler}")
+    if request.container not in _CONTAINERS:
+        raise InvalidArgument("container", f"unknown value {request.container}")
+    return RawVideoFields(
+        prompt=request.prompt, negative_prompt=request.negative_prompt, model=request.model,
+        width=request.width, height=request.height, num_frames=request.num_frames, fps=request.fps,
+        steps=request.steps, guidance_scale=_finite(request, "guidance_scale", "0..30"),
+        scheduler=_SCHEDULERS[request.scheduler], seed=request.seed if request.HasField("seed") else None,
+        container=_CONTAINERS[request.container],
+    )
+
+
+def raw_audio_fields(request: pb.AudioRequest) -> RawAudioFields:
+    """Reads an AudioRequest (0 duration: the model's default)."""
+    if not math.isfinite(request.duration_s):
+        raise InvalidArgument("duration_s", "must be a finite number in 1..30")
+    return RawAudioFields(
+        prompt=request.prompt, model=request.model, duration_s=request.duration_s,
+        guidance_scale=_finite(request, "guidance_scale", "0..10"),
+        top_k=request.top_k if request.HasField("top_k") else None,
+        top_p=_finite(request, "top_p", "0..1"), temperature=_finite(request, "temperature", "(0, 5]"),
+        seed=request.seed if request.HasField("seed") else None,
+    )
+
+
+def audio_format(request: pb.AudioRequest) -> AudioFormat:
+    if request.format not in _AUDIO_FORMATS:
+        raise InvalidArgument("format", f"unknown value {request.format}")
+    return _AUDIO_FORMATS[request.format]
+
+
 def image_format(request: pb.ImageRequest) -> ImageFormat:
     if request.format not in _FORMATS:
         raise InvalidArgument("format", f"unknown value {request.format}")
     return _FORMATS[request.format]
 
 
-def idempotency_key(request: pb.ImageRequest) -> str | None:
+def idempotency_key(request: pb.ImageRequest | pb.VideoRequest | pb.AudioRequest) -> str | None:
     key = request.idempotency_key
     if not key:
         return None
@@ -132,8 +188,10 @@ def verify_to_proto(report, tenant: str) -> ppb.VerifyResult:
         authenticity=_AUTHENTICITY[report.authenticity.value], reasons=list(report.reasons),
         watermark=ppb.WatermarkResult(found=report.watermark_found, payload=report.payload or b"",
                                       confidence=report.watermark_confidence),
-        fingerprint_matches=[ppb.FingerprintMatch(generation_id=m.generation_id, index=m.index, distance=m.distance)
+        fingerprint_matches=[ppb.FingerprintMatch(generation_id=m.generation_id, index=m.index, distance=m.distance,
+                                                  seconds=list(m.seconds), bit_error_rate=m.ber or 0.0)
                              for m in report.matches],
+        media_kind=report.media_kind,
     )
     c = report.c2pa
     if c is not None:
@@ -167,6 +225,7 @@ def result_to_proto(
             denoise_s=t.get("denoise_s", 0.0), decode_s=t.get("decode_s", 0.0),
             store_s=t.get("store_s", 0.0), total_s=t.get("total_s", 0.0),
             safety_prompt_s=t.get("safety_prompt_s", 0.0), safety_image_s=t.get("safety_image_s", 0.0),
+            generate_s=t.get("generate_s", 0.0), seal_s=t.get("seal_s", 0.0),
         ),
         width=record.width,
         height=record.height,
@@ -175,4 +234,28 @@ def result_to_proto(
         scheduler=scheduler_to_proto(record.scheduler),
         created_at=record.created_at,
         prompt_safety=verdict_to_proto(record.prompt_safety),
+        kind=_KINDS[record.kind],
+        videos=[
+            pb.Video(
+                uri=v.uri, url=(urls or {}).get(v.index, ""), width=v.width, height=v.height, num_frames=v.num_frames,
+                fps=v.fps, duration_s=v.num_frames / v.fps if v.fps else 0.0, sha256=v.sha256,
+                content_type=v.content_type, data=(data or {}).get(v.index, b""), safety=verdict_to_proto(v.safety),
+                temporal_consistency=v.temporal_consistency, c2pa_embedded=v.c2pa_embedded,
+            )
+            for v in record.videos
+        ],
+        audios=[
+            pb.Audio(
+                uri=a.uri, url=(urls or {}).get(a.index, ""), duration_s=a.duration_s, sample_rate=a.sample_rate,
+                channels=a.channels, sha256=a.sha256, content_type=a.content_type,
+                data=(data or {}).get(a.index, b""), c2pa_embedded=a.c2pa_embedded,
+            )
+            for a in record.audios
+        ],
+        num_frames=int(record.media_params.get("num_frames", 0)),
+        fps=int(record.media_params.get("fps", 0)),
+        duration_s=float(record.media_params.get("duration_s", 0.0)),
+        top_k=int(record.media_params.get("top_k", 0)),
+        top_p=float(record.media_params.get("top_p", 0.0)),
+        temperature=float(record.media_params.get("temperature", 0.0)),
     )

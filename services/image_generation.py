@@ -249,11 +249,12 @@ class ImageGeneration:
                 logger.warning("could not delete orphan artifact %s", key, exc_info=True)
 
     def presigned_urls(self, record: GenerationRecord) -> dict[int, str]:
+        """Download URLs of a generation's stored artifacts (images, video or audio) by index."""
         urls = {}
-        for image in record.images:
-            if not image.stored:
+        for artifact in (*record.images, *record.videos, *record.audios):
+            if not artifact.key:
                 continue
-            url = self.store.presigned_url(image.key)
+            url = self.store.presigned_url(artifact.key)
             if url:
-                urls[image.index] = url
+                urls[artifact.index] = url
         return urls

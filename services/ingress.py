@@ -17,10 +17,13 @@ import grpc
 from grpc_health.v1 import health_pb2
 from ray import serve
 
+from engines.audio_params import resolve_audio_params
 from engines.params import MAX_SEED, RawImageFields, resolve_image_params
 from engines.registry import ModelInfo
 from engines.step_batching import StepEvent
+from engines.video_params import resolve_video_params
 from genmedia.errors import InvalidArgument, NotFound, Unavailable
+from provenance.audio_watermark import MIN_DURATION_S as AUDIO_MARK_MIN_S
 from genmedia.v1 import generation_pb2 as pb
 from genmedia.v1 import provenance_pb2 as ppb
 from genmedia.v1 import safety_pb2 as spb
@@ -28,11 +31,12 @@ from services import convert
 from services.config import AppConfig
 from services.grpc_status import set_status
 from services.idempotency import IdempotencyGuard
-from services.metered_store import MeteredStore
-from services.metrics import Metrics, RpcCall
 from services.image_generation import (
     Decoded, Done, ImageGeneration, ImageJob, PromptChecked, PromptEncoded, Queued, Stored,
 )
+from services.media_generation import AudioJob, MediaGeneration, Phase, VideoJob
+from services.metered_store import MeteredStore
+from services.metrics import Metrics, RpcCall
 from services.records import generation_time, load_manifest, new_generation_id
 from storage import open_store
 
@@ -44,9 +48,15 @@ SERVICE_NAMES = ("", "genmedia.v1.GenerationService", "genmedia.v1.SafetyService
 READY_WAIT_S = 30.0
 
 
+_PHASES = {"decoding": pb.GenerationEvent.Phase.NAME_DECODING,
+           "safety_check": pb.GenerationEvent.Phase.NAME_SAFETY_CHECK,
+           "sealing": pb.GenerationEvent.Phase.NAME_SEALING, "storing": pb.GenerationEvent.Phase.NAME_STORING}
+
+
 @serve.deployment(name="Ingress")
 class Ingress:
-    def __init__(self, config: AppConfig, safety, text_encoder, denoiser, vae_decoder, provenance):
+    def __init__(self, config: AppConfig, safety, text_encoder, denoiser, vae_decoder, provenance,
+                 video_generator=None, audio_generator=None):
         self.config = config
         self.tenant = config.ingress.tenant
         self.metrics = Metrics()
@@ -56,9 +66,16 @@ class Ingress:
         self.generation = ImageGeneration(safety, text_encoder, denoiser, vae_decoder, provenance, self.store,
                                           config.ingress.encode_threads, self.metrics,
                                           {m.name: m.slo_class.value for m in config.models})
+        self.media = MediaGeneration(safety, text_encoder, video_generator, audio_generator, provenance,
+                                     self.store, self.generation._io, self.metrics)
+        self.video_generator = video_generator
+        self.audio_generator = audio_generator
         self.text_encoder = text_encoder
         self.idempotency = IdempotencyGuard(self.store)
         self._infos: dict[str, ModelInfo] = {}
+        self._video_infos: dict = {}
+        self._audio_infos: dict = {}
+        self._model_classes = {m.name: m.slo_class.value for m in config.all_models}
         self._ready = asyncio.Event()
         self._in_flight = 0
         self._startup = asyncio.get_running_loop().create_task(self._start())
@@ -69,6 +86,10 @@ class Ingress:
         while True:
             try:
                 self._infos = await self.text_encoder.model_infos.remote()
+                if self.video_generator is not None:
+                    self._video_infos = await self.video_generator.model_infos.remote()
+                if self.audio_generator is not None:
+                    self._audio_infos = await self.audio_generator.model_infos.remote()
                 if self.config.ingress.warmup:
                     for info in self._infos.values():
                         params = resolve_image_params(RawImageFields(prompt="warm-up", model=info.name),
@@ -85,16 +106,21 @@ class Ingress:
                 logger.exception("warm-up failed; retrying in 2 s")
                 await asyncio.sleep(2)
 
-    async def _model_info(self, name: str) -> ModelInfo:
+    async def _model_info(self, name: str, kind: str = "image"):
+        """The ModelInfo (image), VideoModelInfo or AudioModelInfo of `name` (empty: the kind's
+        default). INVALID_ARGUMENT naming `model` when this server has no such model of the kind."""
         if not self._ready.is_set():
             try:
                 await asyncio.wait_for(asyncio.shield(self._ready.wait()), timeout=READY_WAIT_S)
             except asyncio.TimeoutError:
                 raise Unavailable("the models are still loading; retry shortly") from None
-        info = self._infos.get(name or self.config.default_model)
+        infos, default = {"image": (self._infos, self.config.default_model),
+                          "video": (self._video_infos, self.config.default_video_model),
+                          "audio": (self._audio_infos, self.config.default_audio_model)}[kind]
+        info = infos.get(name or default or "")
         if info is None:
-            known = ", ".join(sorted(self._infos))
-            raise InvalidArgument("model", f"unknown model {name!r}; this server has: {known}")
+            known = ", ".join(sorted(infos)) or "none"
+            raise InvalidArgument("model", f"unknown {kind} model {name!r}; this server's {kind} models: {known}")
         return info
 
     # --- grpc.health.v1.Health -------------------------------------------------------------
@@ -133,10 +159,31 @@ class Ingress:
 
     # --- genmedia.v1.GenerationService -------------------------------------------------------
     async def GenerateImage(self, request: pb.ImageRequest, grpc_context=None) -> pb.GenerationResult:
-        call = self.metrics.rpc("GenerateImage")
+        return await self._unary("GenerateImage", "image", request, grpc_context)
+
+    async def StreamImage(self, request: pb.ImageRequest, grpc_context=None) -> AsyncIterator[pb.GenerationEvent]:
+        async for message in self._stream("StreamImage", "image", request, grpc_context):
+            yield message
+
+    async def GenerateVideo(self, request: pb.VideoRequest, grpc_context=None) -> pb.GenerationResult:
+        return await self._unary("GenerateVideo", "video", request, grpc_context)
+
+    async def StreamVideo(self, request: pb.VideoRequest, grpc_context=None) -> AsyncIterator[pb.GenerationEvent]:
+        async for message in self._stream("StreamVideo", "video", request, grpc_context):
+            yield message
+
+    async def GenerateAudio(self, request: pb.AudioRequest, grpc_context=None) -> pb.GenerationResult:
+        return await self._unary("GenerateAudio", "audio", request, grpc_context)
+
+    async def StreamAudio(self, request: pb.AudioRequest, grpc_context=None) -> AsyncIterator[pb.GenerationEvent]:
+        async for message in self._stream("StreamAudio", "audio", request, grpc_context):
+            yield message
+
+    async def _unary(self, method: str, kind: str, request, grpc_context) -> pb.GenerationResult:
+        call = self.metrics.rpc(method)
         try:
             result = None
-            async for event in self._generate(request, stream_steps=False):  # to the end: the claim must close
+            async for event in self._generate(kind, request, stream_steps=False):  # to the end: the claim must close
                 if isinstance(event, pb.GenerationResult):
                     result = event
             if result is None:
@@ -150,11 +197,11 @@ class Ingress:
         finally:
             call.finish()
 
-    async def StreamImage(self, request: pb.ImageRequest, grpc_context=None) -> AsyncIterator[pb.GenerationEvent]:
+    async def _stream(self, method: str, kind: str, request, grpc_context) -> AsyncIterator[pb.GenerationEvent]:
         generation_id = ""
-        call = self.metrics.rpc("StreamImage")
+        call = self.metrics.rpc(method)
         try:
-            async for event in self._generate(request):
+            async for event in self._generate(kind, request):
                 if isinstance(event, str):
                     generation_id = event
                     continue
@@ -256,13 +303,41 @@ class Ingress:
         return self.store.get(key)
 
     # --- the shared path -------------------------------------------------------------------
-    async def _generate(self, request: pb.ImageRequest, stream_steps: bool = True) -> AsyncIterator:
+    async def _job(self, kind: str, request, stream_steps: bool):
+        """Validates a request into its job and the runner that executes it. Raises InvalidArgument."""
+        seed = random.SystemRandom().randint(0, MAX_SEED)
+        if kind == "image":
+            raw = convert.raw_fields(request)
+            fmt = convert.image_format(request)
+            info = await self._model_info(raw.model)
+            params = resolve_image_params(raw, info, seed_if_unset=seed)
+            job = ImageJob(new_generation_id(), self.tenant, params, info.version, fmt, request.return_bytes,
+                           request.preview, stream_steps)
+            return job, self.generation.run
+        if kind == "video":
+            raw = convert.raw_video_fields(request)
+            info = await self._model_info(raw.model, "video")
+            params = resolve_video_params(raw, info, seed_if_unset=seed)
+            job = VideoJob(new_generation_id(), self.tenant, params, info.model.version, request.return_bytes,
+                           self._model_classes[params.model])
+            return job, self.media.run_video
+        raw = convert.raw_audio_fields(request)
+        fmt = convert.audio_format(request)
+        info = await self._model_info(raw.model, "audio")
+        if not raw.duration_s:  # unset: the model's default, but never shorter than a watermarkable clip
+            raw = dataclasses.replace(raw, duration_s=max(info.default_duration_s, AUDIO_MARK_MIN_S))
+        params = resolve_audio_params(raw, info, seed_if_unset=seed)
+        if params.duration_s < AUDIO_MARK_MIN_S:  # every clip is watermarked: fail before generating
+            raise InvalidArgument("duration_s", f"is {params.duration_s:g} s; the audio watermark needs clips of "
+                                                f"at least {AUDIO_MARK_MIN_S:g} s")
+        job = AudioJob(new_generation_id(), self.tenant, params, fmt, info.version, request.return_bytes,
+                       self._model_classes[params.model])
+        return job, self.media.run_audio
+
+    async def _generate(self, kind: str, request, stream_steps: bool = True) -> AsyncIterator:
         """Yields the generation id (str), internal events, and finally a GenerationResult."""
-        raw = convert.raw_fields(request)
-        fmt = convert.image_format(request)
         key = convert.idempotency_key(request)
-        info = await self._model_info(raw.model)
-        params = resolve_image_params(raw, info, seed_if_unset=random.SystemRandom().randint(0, MAX_SEED))
+        job, run = await self._job(kind, request, stream_steps)
         result: pb.GenerationResult | None = None
         async with self.idempotency.claim(self.tenant, key) as claim:
             if claim.existing_id is not None:
@@ -271,14 +346,12 @@ class Ingress:
                 yield record.generation_id
                 result = self._result(record, {})
             else:
-                job = ImageJob(new_generation_id(), self.tenant, params, info.version, fmt,
-                               request.return_bytes, request.preview, stream_steps)
                 yield job.generation_id
                 position = self._in_flight
                 self._in_flight += 1
                 self.metrics.pending_generations.set(self._in_flight)
                 try:
-                    async for event in self.generation.run(job, position):
+                    async for event in run(job, position):
                         if isinstance(event, Done):
                             claim.record(job.generation_id)
                             result = self._result(event.record, event.data)
@@ -307,6 +380,8 @@ class Ingress:
                      step=E.Step(step=event.step, total=event.total, preview_png=event.preview_png))
         if isinstance(event, Decoded):
             return E(generation_id=generation_id, decoded=E.Decoded())
+        if isinstance(event, Phase):
+            return E(generation_id=generation_id, phase=E.Phase(name=_PHASES[event.name]))
         if isinstance(event, Stored):
             return E(generation_id=generation_id, stored=E.Stored(uris=list(event.uris)))
         if isinstance(event, pb.GenerationResult):

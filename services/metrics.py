@@ -36,7 +36,7 @@ BATCH_BUCKETS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)
 
 # Stages of the image path, as the `stage` label of genmedia_stage_duration_seconds.
 STAGES = ("safety_prompt", "text_encode", "denoise", "denoise_step", "decode", "safety_image", "seal",
-          "storage_put", "record_commit")
+          "storage_put", "record_commit", "video_generate", "audio_generate")
 
 RPC_NAME = "genmedia_grpc_requests_total"
 
@@ -59,7 +59,7 @@ class Metrics:
     def generation_duration(self) -> Histogram:
         return Histogram("genmedia_generation_duration_seconds",
                          description="Successful generations, admission to stored and recorded, by kind "
-                                     "(image), model and the model's SLO class.",
+                                     "(image, video, audio), model and the model's SLO class.",
                          boundaries=list(LATENCY_BUCKETS_S), tag_keys=("kind", "model", "model_class"))
 
     @functools.cached_property
@@ -111,6 +111,18 @@ class Metrics:
     def images_produced(self) -> Counter:
         return Counter("genmedia_images_produced_total",
                        description="Images released to clients (stored and recorded), by model.",
+                       tag_keys=("model",))
+
+    @functools.cached_property
+    def video_seconds_produced(self) -> Counter:
+        return Counter("genmedia_video_seconds_produced_total",
+                       description="Seconds of video released to clients (stored and recorded), by model.",
+                       tag_keys=("model",))
+
+    @functools.cached_property
+    def audio_seconds_produced(self) -> Counter:
+        return Counter("genmedia_audio_seconds_produced_total",
+                       description="Seconds of audio released to clients (stored and recorded), by model.",
                        tag_keys=("model",))
 
     @functools.cached_property

@@ -21,10 +21,16 @@ import numpy as np
 from ray import serve
 
 import genmedia
+from engines.audio_files import AudioFormat, encode_audio
 from engines.image_files import ImageFormat, encode_image
+from engines.video_files import VideoFormat, encode_video
 from genmedia.errors import NotFound, Unavailable
 from provenance.c2pa import ManifestVerifier
 from provenance.fingerprint import HammingIndex
+from provenance.fingerprint.audio import AudioIndex, words_from_bytes
+from provenance.fingerprint.video import MIN_QUALITY
+from provenance.media_sealing import SealedAudio, SealedVideo
+from provenance.media_verification import load_media_indexes, video_index_key
 from provenance.keys import load_keys
 from provenance.records import ArtifactRecord, GenerationRecord, RecordStore, prompt_hmac
 from provenance.sealing import Sealer, SealedImage
@@ -49,10 +55,30 @@ class SealRequest:
 
 
 @dataclass(frozen=True)
+class SealVideoRequest:
+    generation_id: str
+    model: str
+    model_version: str
+    fmt: VideoFormat
+    frames: np.ndarray  # uint8 (F, H, W, 3), after the safety check (blurred where the policy says)
+    fps: int
+
+
+@dataclass(frozen=True)
+class SealAudioRequest:
+    generation_id: str
+    model: str
+    model_version: str
+    fmt: AudioFormat
+    samples: np.ndarray  # float32 mono in [-1, 1]
+    sample_rate: int
+
+
+@dataclass(frozen=True)
 class ArtifactInfo:
     index: int
     uri: str
-    sealed: SealedImage
+    sealed: SealedImage | SealedVideo | SealedAudio
     media_type: str
     safety: dict | None
 
@@ -77,12 +103,22 @@ def record_for_commit(request: CommitRequest, record_key: bytes, keep_prompt: bo
         model_version=request.model_version, prompt_hmac=prompt_hmac(record_key, request.tenant, request.prompt),
         created_at=datetime.now(timezone.utc), prompt=request.prompt if keep_prompt else None,
         parameters=request.parameters, prompt_safety=request.prompt_safety,
-        artifacts=tuple(
-            ArtifactRecord(request.generation_id, a.index, a.uri, a.sealed.sha256, a.media_type, a.sealed.payload,
-                           a.sealed.fingerprint, a.safety, a.sealed.width, a.sealed.height)
-            for a in request.artifacts
-        ),
+        artifacts=tuple(_artifact_record(request.generation_id, request.kind, a) for a in request.artifacts),
     )
+
+
+def _artifact_record(generation_id: str, kind: str, a: ArtifactInfo) -> ArtifactRecord:
+    sealed = a.sealed
+    if isinstance(sealed, SealedImage):
+        return ArtifactRecord(generation_id, a.index, a.uri, sealed.sha256, a.media_type, sealed.payload,
+                              sealed.fingerprint, a.safety, sealed.width, sealed.height)
+    if isinstance(sealed, SealedVideo):
+        return ArtifactRecord(generation_id, a.index, a.uri, sealed.sha256, a.media_type, sealed.payload,
+                              sealed.fingerprint, a.safety, sealed.width, sealed.height, sealed.duration_s,
+                              kind="video", media_fingerprints=sealed.media_fingerprints)
+    return ArtifactRecord(generation_id, a.index, a.uri, sealed.sha256, a.media_type, sealed.payload, None,
+                          a.safety, duration_s=sealed.duration_s, kind="audio",
+                          media_fingerprints=sealed.media_fingerprints)
 
 
 def uuid7_floor(when: datetime) -> str:
@@ -107,8 +143,12 @@ class Provenance:
         url = os.environ.get(RECORDS_URL_ENV) or settings.records_url
         self.records = RecordStore.open(url, migrate=True)
         self.index = HammingIndex()
+        self.video_index = HammingIndex()
+        self.audio_index = AudioIndex()
         self.verifier = Verifier(self.sealer.watermarker, self.records, self.index,
-                                 ManifestVerifier(self.keys.c2pa_trust_anchors), settings.fingerprint_radius)
+                                 ManifestVerifier(self.keys.c2pa_trust_anchors), settings.fingerprint_radius,
+                                 video_index=self.video_index, audio_index=self.audio_index,
+                                 audio_watermarker=self.sealer.audio_watermarker)
         self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="provenance")
         self._seen_until: datetime | None = None
         self._refresh_sync(datetime.fromtimestamp(0, timezone.utc))
@@ -141,6 +181,35 @@ class Provenance:
             self._metrics.seals.inc(tags={"outcome": "ok"})
         return tuple(out)
 
+    async def seal_video(self, request: SealVideoRequest) -> SealedVideo:
+        """Watermark every frame, fingerprint each second, encode, C2PA-sign (MP4)."""
+        loop = asyncio.get_running_loop()
+        with self._metrics.stage("seal", request.model):
+            return await loop.run_in_executor(self._executor, self._sealed_counted, lambda: self.sealer.seal_video(
+                request.frames, request.fps, request.fmt.content_type,
+                lambda frames: encode_video(frames, request.fps, request.fmt),
+                generation_id=request.generation_id, index=0, model=request.model,
+                model_version=request.model_version))
+
+    async def seal_audio(self, request: SealAudioRequest) -> SealedAudio:
+        """Audio watermark, fingerprint, encode, C2PA-sign (WAV, FLAC, MP3)."""
+        loop = asyncio.get_running_loop()
+        with self._metrics.stage("seal", request.model):
+            return await loop.run_in_executor(self._executor, self._sealed_counted, lambda: self.sealer.seal_audio(
+                request.samples, request.sample_rate, request.fmt.content_type,
+                lambda samples: encode_audio(samples, request.sample_rate, request.fmt),
+                generation_id=request.generation_id, index=0, model=request.model,
+                model_version=request.model_version))
+
+    def _sealed_counted(self, seal):
+        try:
+            sealed = seal()
+        except Exception:
+            self._metrics.seals.inc(tags={"outcome": "failed"})
+            raise
+        self._metrics.seals.inc(tags={"outcome": "ok"})
+        return sealed
+
     async def commit(self, request: CommitRequest) -> None:
         """Records a generation and indexes its fingerprints. Raises Unavailable (store down)."""
         loop = asyncio.get_running_loop()
@@ -151,10 +220,25 @@ class Provenance:
         keep_prompt = self._policies.resolve(request.tenant).store_prompts
         record = record_for_commit(request, self.keys.record_key, keep_prompt)
         self.records.add(record)
-        for a in request.artifacts:
-            key = index_key(request.generation_id, a.index)
-            if key not in self.index:
-                self.index.add(key, a.sealed.fingerprint)
+        if request.kind == "image":
+            for a in request.artifacts:
+                key = index_key(request.generation_id, a.index)
+                if key not in self.index:
+                    self.index.add(key, a.sealed.fingerprint)
+        else:  # findable here at once; other replicas index it at their next refresh
+            for a in request.artifacts:
+                self._index_media(request.generation_id, a.index, request.kind, a.sealed.media_fingerprints)
+
+    def _index_media(self, generation_id: str, index: int, kind: str, per_second) -> None:
+        if kind == "video":
+            for fp in per_second:
+                key = video_index_key(generation_id, index, fp.second)
+                if (fp.quality or 0) >= MIN_QUALITY and key not in self.video_index:
+                    self.video_index.add(key, fp.hash)
+        else:
+            key = index_key(generation_id, index)
+            if key not in self.audio_index:
+                self.audio_index.add(key, words_from_bytes(b"".join(fp.hash for fp in per_second)))
 
     async def forget(self, generation_id: str) -> None:
         """Removes a record (roll-back when the release failed after commit)."""
@@ -168,9 +252,12 @@ class Provenance:
             return
         self.records.delete(generation_id)
         for a in record.artifacts:
-            key = index_key(generation_id, a.index)
-            if key in self.index:
-                self.index.remove(key)
+            keys = [index_key(generation_id, a.index)]
+            keys += [video_index_key(generation_id, a.index, fp.second) for fp in a.media_fingerprints]
+            for index in (self.index, self.video_index, self.audio_index):
+                for key in keys:
+                    if key in index:
+                        index.remove(key)
 
     # --- verification -----------------------------------------------------------------------------
     async def verify(self, data: bytes) -> VerifyReport:
@@ -206,9 +293,12 @@ class Provenance:
             if key not in self.index:
                 self.index.add(key, fp)
                 added += 1
+        video, audio = load_media_indexes(self.records, self.video_index, self.audio_index,
+                                          after_generation=uuid7_floor(since))
         self._seen_until = started
-        if added:
-            logger.info("indexed %d fingerprints in %.2f s", added, time.perf_counter() - t)
+        if added or video or audio:
+            logger.info("indexed %d image, %d video-second and %d audio fingerprints in %.2f s", added, video,
+                        audio, time.perf_counter() - t)
 
     def _purge(self) -> None:
         purged = self.records.purge_parameters(retention=timedelta(days=self.settings.retention_days))

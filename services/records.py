@@ -20,7 +20,7 @@ from genmedia.errors import InvalidArgument, NotFound
 from storage import ArtifactStore, manifest_key
 from storage.keys import check_tenant
 
-MANIFEST_VERSION = 2  # 2: safety verdicts (prompt, per image); blocked images have no key
+MANIFEST_VERSION = 3  # 2: safety verdicts (prompt, per image); blocked images have no key. 3: kind, videos, audios
 
 
 def new_generation_id() -> str:
@@ -59,6 +59,35 @@ class ImageRecord:
 
 
 @dataclass(frozen=True)
+class VideoRecord:
+    index: int
+    key: str
+    uri: str
+    width: int
+    height: int
+    num_frames: int
+    fps: int
+    sha256: str
+    content_type: str
+    temporal_consistency: float
+    c2pa_embedded: bool
+    safety: dict | None = None  # the strictest sampled frame's verdict
+
+
+@dataclass(frozen=True)
+class AudioRecord:
+    index: int
+    key: str
+    uri: str
+    duration_s: float
+    sample_rate: int
+    channels: int
+    sha256: str
+    content_type: str
+    c2pa_embedded: bool
+
+
+@dataclass(frozen=True)
 class GenerationRecord:
     generation_id: str
     tenant: str
@@ -75,6 +104,11 @@ class GenerationRecord:
     timings: dict[str, float] = field(default_factory=dict)
     prompt_safety: dict | None = None  # safety.Verdict.to_dict()
     version: int = MANIFEST_VERSION
+    kind: str = "image"  # image | video | audio
+    videos: tuple[VideoRecord, ...] = ()
+    audios: tuple[AudioRecord, ...] = ()
+    # Effective parameters of the kind: video num_frames, fps; audio duration_s, top_k, top_p, temperature.
+    media_params: dict = field(default_factory=dict)
 
     def to_json(self) -> bytes:
         return json.dumps(dataclasses.asdict(self), sort_keys=True).encode()
@@ -83,6 +117,8 @@ class GenerationRecord:
     def from_json(cls, data: bytes) -> "GenerationRecord":
         raw = json.loads(data)
         raw["images"] = tuple(ImageRecord(**i) for i in raw["images"])
+        raw["videos"] = tuple(VideoRecord(**v) for v in raw.get("videos", ()))
+        raw["audios"] = tuple(AudioRecord(**a) for a in raw.get("audios", ()))
         return cls(**raw)
 
 

@@ -54,10 +54,12 @@ class TextEncoder:
         configure_replica(config.text_encoder)
         self._engines: dict[str, TextEncoderEngine] = {}
         self._infos: dict[str, ModelInfo] = {}
-        for spec in config.models:
+        # Image models, and video models (their CLIP encoder is SD's; the VideoGenerator takes the embeddings).
+        for spec in [*config.models, *config.video_models]:
             parts = load_parts(spec, config.cache_dir, TEXT_PARTS)
             self._engines[spec.name] = TextEncoderEngine(parts)
-            self._infos[spec.name] = model_info(spec, parts)
+            if spec in config.models:
+                self._infos[spec.name] = model_info(spec, parts)
         self._cache = EmbeddingCache(config.text_encoder.cache_entries)
         self._metrics = Metrics()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="text-encode")
@@ -65,9 +67,10 @@ class TextEncoder:
         self._encode_batch.set_max_batch_size(batch.max_batch_size)
         self._encode_batch.set_batch_wait_timeout_s(batch.batch_wait_timeout_s)
         for name, engine in self._engines.items():  # warm-up: first calls allocate and tune kernels
-            engine.encode([EncodeRequest(name, "warm-up", None, self._infos[name].default_guidance)])
+            engine.encode([EncodeRequest(name, "warm-up", None, 7.5)])
 
     def model_infos(self) -> dict[str, ModelInfo]:
+        """The image models (video models' infos come from the VideoGenerator)."""
         return self._infos
 
     async def encode(self, request: EncodeRequest) -> PromptEmbeddings:

@@ -26,7 +26,8 @@ if _version_not_supported:
 
 
 class GenerationServiceStub:
-    """Generates images (and, later, video and audio) from prompts.
+    """Generates images, videos and music from prompts. Every artifact is safety-checked,
+    watermarked, fingerprinted and recorded before the call returns it.
     """
 
     def __init__(self, channel):
@@ -45,6 +46,26 @@ class GenerationServiceStub:
                 request_serializer=genmedia_dot_v1_dot_generation__pb2.ImageRequest.SerializeToString,
                 response_deserializer=genmedia_dot_v1_dot_generation__pb2.GenerationEvent.FromString,
                 _registered_method=True)
+        self.GenerateVideo = channel.unary_unary(
+                '/genmedia.v1.GenerationService/GenerateVideo',
+                request_serializer=genmedia_dot_v1_dot_generation__pb2.VideoRequest.SerializeToString,
+                response_deserializer=genmedia_dot_v1_dot_generation__pb2.GenerationResult.FromString,
+                _registered_method=True)
+        self.StreamVideo = channel.unary_stream(
+                '/genmedia.v1.GenerationService/StreamVideo',
+                request_serializer=genmedia_dot_v1_dot_generation__pb2.VideoRequest.SerializeToString,
+                response_deserializer=genmedia_dot_v1_dot_generation__pb2.GenerationEvent.FromString,
+                _registered_method=True)
+        self.GenerateAudio = channel.unary_unary(
+                '/genmedia.v1.GenerationService/GenerateAudio',
+                request_serializer=genmedia_dot_v1_dot_generation__pb2.AudioRequest.SerializeToString,
+                response_deserializer=genmedia_dot_v1_dot_generation__pb2.GenerationResult.FromString,
+                _registered_method=True)
+        self.StreamAudio = channel.unary_stream(
+                '/genmedia.v1.GenerationService/StreamAudio',
+                request_serializer=genmedia_dot_v1_dot_generation__pb2.AudioRequest.SerializeToString,
+                response_deserializer=genmedia_dot_v1_dot_generation__pb2.GenerationEvent.FromString,
+                _registered_method=True)
         self.GetGeneration = channel.unary_unary(
                 '/genmedia.v1.GenerationService/GetGeneration',
                 request_serializer=genmedia_dot_v1_dot_generation__pb2.GetGenerationRequest.SerializeToString,
@@ -53,7 +74,8 @@ class GenerationServiceStub:
 
 
 class GenerationServiceServicer:
-    """Generates images (and, later, video and audio) from prompts.
+    """Generates images, videos and music from prompts. Every artifact is safety-checked,
+    watermarked, fingerprinted and recorded before the call returns it.
     """
 
     def GenerateImage(self, request, context):
@@ -71,9 +93,39 @@ class GenerationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GenerateVideo(self, request, context):
+        """Generates one video (kind MEDIA_KIND_VIDEO, in `videos`) and returns once it is stored.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamVideo(self, request, context):
+        """Same as GenerateVideo, with progress: a `step` per denoising step, then a `phase` event as
+        each post-processing phase starts (decoding, safety check, sealing, encoding, storing).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GenerateAudio(self, request, context):
+        """Generates one music clip (kind MEDIA_KIND_AUDIO, in `audios`) and returns once it is stored.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamAudio(self, request, context):
+        """Same as GenerateAudio, with progress: a `step` per block of generated audio tokens, then
+        `phase` events.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetGeneration(self, request, context):
-        """Returns a finished generation's result again, e.g. after the client lost its connection.
-        NOT_FOUND when no such generation exists for the caller.
+        """Returns a finished generation's result again (any kind), e.g. after the client lost its
+        connection. NOT_FOUND when no such generation exists for the caller.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -92,6 +144,26 @@ def add_GenerationServiceServicer_to_server(servicer, server):
                     request_deserializer=genmedia_dot_v1_dot_generation__pb2.ImageRequest.FromString,
                     response_serializer=genmedia_dot_v1_dot_generation__pb2.GenerationEvent.SerializeToString,
             ),
+            'GenerateVideo': grpc.unary_unary_rpc_method_handler(
+                    servicer.GenerateVideo,
+                    request_deserializer=genmedia_dot_v1_dot_generation__pb2.VideoRequest.FromString,
+                    response_serializer=genmedia_dot_v1_dot_generation__pb2.GenerationResult.SerializeToString,
+            ),
+            'StreamVideo': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamVideo,
+                    request_deserializer=genmedia_dot_v1_dot_generation__pb2.VideoRequest.FromString,
+                    response_serializer=genmedia_dot_v1_dot_generation__pb2.GenerationEvent.SerializeToString,
+            ),
+            'GenerateAudio': grpc.unary_unary_rpc_method_handler(
+                    servicer.GenerateAudio,
+                    request_deserializer=genmedia_dot_v1_dot_generation__pb2.AudioRequest.FromString,
+                    response_serializer=genmedia_dot_v1_dot_generation__pb2.GenerationResult.SerializeToString,
+            ),
+            'StreamAudio': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamAudio,
+                    request_deserializer=genmedia_dot_v1_dot_generation__pb2.AudioRequest.FromString,
+                    response_serializer=genmedia_dot_v1_dot_generation__pb2.GenerationEvent.SerializeToString,
+            ),
             'GetGeneration': grpc.unary_unary_rpc_method_handler(
                     servicer.GetGeneration,
                     request_deserializer=genmedia_dot_v1_dot_generation__pb2.GetGenerationRequest.FromString,
@@ -106,7 +178,8 @@ def add_GenerationServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class GenerationService:
-    """Generates images (and, later, video and audio) from prompts.
+    """Generates images, videos and music from prompts. Every artifact is safety-checked,
+    watermarked, fingerprinted and recorded before the call returns it.
     """
 
     @staticmethod
@@ -152,6 +225,114 @@ class GenerationService:
             target,
             '/genmedia.v1.GenerationService/StreamImage',
             genmedia_dot_v1_dot_generation__pb2.ImageRequest.SerializeToString,
+            genmedia_dot_v1_dot_generation__pb2.GenerationEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GenerateVideo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/genmedia.v1.GenerationService/GenerateVideo',
+            genmedia_dot_v1_dot_generation__pb2.VideoRequest.SerializeToString,
+            genmedia_dot_v1_dot_generation__pb2.GenerationResult.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamVideo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/genmedia.v1.GenerationService/StreamVideo',
+            genmedia_dot_v1_dot_generation__pb2.VideoRequest.SerializeToString,
+            genmedia_dot_v1_dot_generation__pb2.GenerationEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GenerateAudio(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/genmedia.v1.GenerationService/GenerateAudio',
+            genmedia_dot_v1_dot_generation__pb2.AudioRequest.SerializeToString,
+            genmedia_dot_v1_dot_generation__pb2.GenerationResult.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamAudio(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/genmedia.v1.GenerationService/StreamAudio',
+            genmedia_dot_v1_dot_generation__pb2.AudioRequest.SerializeToString,
             genmedia_dot_v1_dot_generation__pb2.GenerationEvent.FromString,
             options,
             channel_credentials,

@@ -25,15 +25,15 @@ _sym_db = _symbol_database.Default()
 from genmedia.v1 import safety_pb2 as genmedia_dot_v1_dot_safety__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cgenmedia/v1/provenance.proto\x12\x0bgenmedia.v1\x1a\x18genmedia/v1/safety.proto\"8\n\rVerifyRequest\x12\x0e\n\x04\x64\x61ta\x18\x01 \x01(\x0cH\x00\x12\r\n\x03uri\x18\x02 \x01(\tH\x00\x42\x08\n\x06source\")\n\x10GetRecordRequest\x12\x15\n\rgeneration_id\x18\x01 \x01(\t\"E\n\x0fWatermarkResult\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12\x0f\n\x07payload\x18\x02 \x01(\x0c\x12\x12\n\nconfidence\x18\x03 \x01(\x01\"\x81\x01\n\nC2paResult\x12\x0f\n\x07present\x18\x01 \x01(\x08\x12\r\n\x05valid\x18\x02 \x01(\x08\x12\x0f\n\x07trusted\x18\x03 \x01(\x08\x12\x0e\n\x06\x65rrors\x18\x04 \x03(\t\x12\x1b\n\x13\x64igital_source_type\x18\x05 \x01(\t\x12\x15\n\rgeneration_id\x18\x06 \x01(\t\"J\n\x10\x46ingerprintMatch\x12\x15\n\rgeneration_id\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\r\x12\x10\n\x08\x64istance\x18\x03 \x01(\r\"\x9b\x01\n\x0e\x41rtifactRecord\x12\r\n\x05index\x18\x01 \x01(\r\x12\x0b\n\x03uri\x18\x02 \x01(\t\x12\x0e\n\x06sha256\x18\x03 \x01(\t\x12\x12\n\nmedia_type\x18\x04 \x01(\t\x12\r\n\x05width\x18\x05 \x01(\r\x12\x0e\n\x06height\x18\x06 \x01(\r\x12*\n\x06safety\x18\x07 \x01(\x0b\x32\x1a.genmedia.v1.SafetyVerdict\"\x98\x02\n\x10ProvenanceRecord\x12\x15\n\rgeneration_id\x18\x01 \x01(\t\x12\x12\n\ncreated_at\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\r\n\x05model\x18\x04 \x01(\t\x12\x15\n\rmodel_version\x18\x05 \x01(\t\x12.\n\tartifacts\x18\x06 \x03(\x0b\x32\x1b.genmedia.v1.ArtifactRecord\x12\x16\n\x0eprivate_fields\x18\x07 \x01(\x08\x12\x0e\n\x06tenant\x18\x08 \x01(\t\x12\x0f\n\x07user_id\x18\t \x01(\t\x12\x13\n\x0bprompt_hmac\x18\n \x01(\t\x12\x0e\n\x06prompt\x18\x0b \x01(\t\x12\x17\n\x0fparameters_json\x18\x0c \x01(\t\"\x93\x02\n\x0cVerifyResult\x12/\n\x0c\x61uthenticity\x18\x01 \x01(\x0e\x32\x19.genmedia.v1.Authenticity\x12\x0f\n\x07reasons\x18\x02 \x03(\t\x12/\n\twatermark\x18\x03 \x01(\x0b\x32\x1c.genmedia.v1.WatermarkResult\x12%\n\x04\x63\x32pa\x18\x04 \x01(\x0b\x32\x17.genmedia.v1.C2paResult\x12:\n\x13\x66ingerprint_matches\x18\x05 \x03(\x0b\x32\x1d.genmedia.v1.FingerprintMatch\x12-\n\x06record\x18\x06 \x01(\x0b\x32\x1d.genmedia.v1.ProvenanceRecord*\xb0\x01\n\x0c\x41uthenticity\x12\x1c\n\x18\x41UTHENTICITY_UNSPECIFIED\x10\x00\x12\x1f\n\x1b\x41UTHENTICITY_GENERATED_HERE\x10\x01\x12&\n\"AUTHENTICITY_LIKELY_GENERATED_HERE\x10\x02\x12\x1d\n\x19\x41UTHENTICITY_CLAIMED_ONLY\x10\x03\x12\x1a\n\x16\x41UTHENTICITY_NOT_FOUND\x10\x04\x32\x9f\x01\n\x11ProvenanceService\x12?\n\x06Verify\x12\x1a.genmedia.v1.VerifyRequest\x1a\x19.genmedia.v1.VerifyResult\x12I\n\tGetRecord\x12\x1d.genmedia.v1.GetRecordRequest\x1a\x1d.genmedia.v1.ProvenanceRecordb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cgenmedia/v1/provenance.proto\x12\x0bgenmedia.v1\x1a\x18genmedia/v1/safety.proto\"8\n\rVerifyRequest\x12\x0e\n\x04\x64\x61ta\x18\x01 \x01(\x0cH\x00\x12\r\n\x03uri\x18\x02 \x01(\tH\x00\x42\x08\n\x06source\")\n\x10GetRecordRequest\x12\x15\n\rgeneration_id\x18\x01 \x01(\t\"E\n\x0fWatermarkResult\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12\x0f\n\x07payload\x18\x02 \x01(\x0c\x12\x12\n\nconfidence\x18\x03 \x01(\x01\"\x81\x01\n\nC2paResult\x12\x0f\n\x07present\x18\x01 \x01(\x08\x12\r\n\x05valid\x18\x02 \x01(\x08\x12\x0f\n\x07trusted\x18\x03 \x01(\x08\x12\x0e\n\x06\x65rrors\x18\x04 \x03(\t\x12\x1b\n\x13\x64igital_source_type\x18\x05 \x01(\t\x12\x15\n\rgeneration_id\x18\x06 \x01(\t\"s\n\x10\x46ingerprintMatch\x12\x15\n\rgeneration_id\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\r\x12\x10\n\x08\x64istance\x18\x03 \x01(\r\x12\x0f\n\x07seconds\x18\x04 \x03(\r\x12\x16\n\x0e\x62it_error_rate\x18\x05 \x01(\x01\"\x9b\x01\n\x0e\x41rtifactRecord\x12\r\n\x05index\x18\x01 \x01(\r\x12\x0b\n\x03uri\x18\x02 \x01(\t\x12\x0e\n\x06sha256\x18\x03 \x01(\t\x12\x12\n\nmedia_type\x18\x04 \x01(\t\x12\r\n\x05width\x18\x05 \x01(\r\x12\x0e\n\x06height\x18\x06 \x01(\r\x12*\n\x06safety\x18\x07 \x01(\x0b\x32\x1a.genmedia.v1.SafetyVerdict\"\x98\x02\n\x10ProvenanceRecord\x12\x15\n\rgeneration_id\x18\x01 \x01(\t\x12\x12\n\ncreated_at\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\r\n\x05model\x18\x04 \x01(\t\x12\x15\n\rmodel_version\x18\x05 \x01(\t\x12.\n\tartifacts\x18\x06 \x03(\x0b\x32\x1b.genmedia.v1.ArtifactRecord\x12\x16\n\x0eprivate_fields\x18\x07 \x01(\x08\x12\x0e\n\x06tenant\x18\x08 \x01(\t\x12\x0f\n\x07user_id\x18\t \x01(\t\x12\x13\n\x0bprompt_hmac\x18\n \x01(\t\x12\x0e\n\x06prompt\x18\x0b \x01(\t\x12\x17\n\x0fparameters_json\x18\x0c \x01(\t\"\xa7\x02\n\x0cVerifyResult\x12/\n\x0c\x61uthenticity\x18\x01 \x01(\x0e\x32\x19.genmedia.v1.Authenticity\x12\x0f\n\x07reasons\x18\x02 \x03(\t\x12/\n\twatermark\x18\x03 \x01(\x0b\x32\x1c.genmedia.v1.WatermarkResult\x12%\n\x04\x63\x32pa\x18\x04 \x01(\x0b\x32\x17.genmedia.v1.C2paResult\x12:\n\x13\x66ingerprint_matches\x18\x05 \x03(\x0b\x32\x1d.genmedia.v1.FingerprintMatch\x12-\n\x06record\x18\x06 \x01(\x0b\x32\x1d.genmedia.v1.ProvenanceRecord\x12\x12\n\nmedia_kind\x18\x07 \x01(\t*\xb0\x01\n\x0c\x41uthenticity\x12\x1c\n\x18\x41UTHENTICITY_UNSPECIFIED\x10\x00\x12\x1f\n\x1b\x41UTHENTICITY_GENERATED_HERE\x10\x01\x12&\n\"AUTHENTICITY_LIKELY_GENERATED_HERE\x10\x02\x12\x1d\n\x19\x41UTHENTICITY_CLAIMED_ONLY\x10\x03\x12\x1a\n\x16\x41UTHENTICITY_NOT_FOUND\x10\x04\x32\x9f\x01\n\x11ProvenanceService\x12?\n\x06Verify\x12\x1a.genmedia.v1.VerifyRequest\x1a\x19.genmedia.v1.VerifyResult\x12I\n\tGetRecord\x12\x1d.genmedia.v1.GetRecordRequest\x1a\x1d.genmedia.v1.ProvenanceRecordb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'genmedia.v1.provenance_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_AUTHENTICITY']._serialized_start=1171
-  _globals['_AUTHENTICITY']._serialized_end=1347
+  _globals['_AUTHENTICITY']._serialized_start=1232
+  _globals['_AUTHENTICITY']._serialized_end=1408
   _globals['_VERIFYREQUEST']._serialized_start=71
   _globals['_VERIFYREQUEST']._serialized_end=127
   _globals['_GETRECORDREQUEST']._serialized_start=129
@@ -43,13 +43,13 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_C2PARESULT']._serialized_start=244
   _globals['_C2PARESULT']._serialized_end=373
   _globals['_FINGERPRINTMATCH']._serialized_start=375
-  _globals['_FINGERPRINTMATCH']._serialized_end=449
-  _globals['_ARTIFACTRECORD']._serialized_start=452
-  _globals['_ARTIFACTRECORD']._serialized_end=607
-  _globals['_PROVENANCERECORD']._serialized_start=610
-  _globals['_PROVENANCERECORD']._serialized_end=890
-  _globals['_VERIFYRESULT']._serialized_start=893
-  _globals['_VERIFYRESULT']._serialized_end=1168
-  _globals['_PROVENANCESERVICE']._serialized_start=1350
-  _globals['_PROVENANCESERVICE']._serialized_end=1509
+  _globals['_FINGERPRINTMATCH']._serialized_end=490
+  _globals['_ARTIFACTRECORD']._serialized_start=493
+  _globals['_ARTIFACTRECORD']._serialized_end=648
+  _globals['_PROVENANCERECORD']._serialized_start=651
+  _globals['_PROVENANCERECORD']._serialized_end=931
+  _globals['_VERIFYRESULT']._serialized_start=934
+  _globals['_VERIFYRESULT']._serialized_end=1229
+  _globals['_PROVENANCESERVICE']._serialized_start=1411
+  _globals['_PROVENANCESERVICE']._serialized_end=1570
 # @@protoc_insertion_point(module_scope)

@@ -62,14 +62,18 @@ class C2paResult(_message.Message):
     def __init__(self, present: _Optional[bool] = ..., valid: _Optional[bool] = ..., trusted: _Optional[bool] = ..., errors: _Optional[_Iterable[str]] = ..., digital_source_type: _Optional[str] = ..., generation_id: _Optional[str] = ...) -> None: ...
 
 class FingerprintMatch(_message.Message):
-    __slots__ = ("generation_id", "index", "distance")
+    __slots__ = ("generation_id", "index", "distance", "seconds", "bit_error_rate")
     GENERATION_ID_FIELD_NUMBER: _ClassVar[int]
     INDEX_FIELD_NUMBER: _ClassVar[int]
     DISTANCE_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    BIT_ERROR_RATE_FIELD_NUMBER: _ClassVar[int]
     generation_id: str
     index: int
     distance: int
-    def __init__(self, generation_id: _Optional[str] = ..., index: _Optional[int] = ..., distance: _Optional[int] = ...) -> None: ...
+    seconds: _containers.RepeatedScalarFieldContainer[int]
+    bit_error_rate: float
+    def __init__(self, generation_id: _Optional[str] = ..., index: _Optional[int] = ..., distance: _Optional[int] = ..., seconds: _Optional[_Iterable[int]] = ..., bit_error_rate: _Optional[float] = ...) -> None: ...
 
 class ArtifactRecord(_message.Message):
     __slots__ = ("index", "uri", "sha256", "media_type", "width", "height", "safety")
@@ -118,17 +122,19 @@ class ProvenanceRecord(_message.Message):
     def __init__(self, generation_id: _Optional[str] = ..., created_at: _Optional[str] = ..., kind: _Optional[str] = ..., model: _Optional[str] = ..., model_version: _Optional[str] = ..., artifacts: _Optional[_Iterable[_Union[ArtifactRecord, _Mapping]]] = ..., private_fields: _Optional[bool] = ..., tenant: _Optional[str] = ..., user_id: _Optional[str] = ..., prompt_hmac: _Optional[str] = ..., prompt: _Optional[str] = ..., parameters_json: _Optional[str] = ...) -> None: ...
 
 class VerifyResult(_message.Message):
-    __slots__ = ("authenticity", "reasons", "watermark", "c2pa", "fingerprint_matches", "record")
+    __slots__ = ("authenticity", "reasons", "watermark", "c2pa", "fingerprint_matches", "record", "media_kind")
     AUTHENTICITY_FIELD_NUMBER: _ClassVar[int]
     REASONS_FIELD_NUMBER: _ClassVar[int]
     WATERMARK_FIELD_NUMBER: _ClassVar[int]
     C2PA_FIELD_NUMBER: _ClassVar[int]
     FINGERPRINT_MATCHES_FIELD_NUMBER: _ClassVar[int]
     RECORD_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_KIND_FIELD_NUMBER: _ClassVar[int]
     authenticity: Authenticity
     reasons: _containers.RepeatedScalarFieldContainer[str]
     watermark: WatermarkResult
     c2pa: C2paResult
     fingerprint_matches: _containers.RepeatedCompositeFieldContainer[FingerprintMatch]
     record: ProvenanceRecord
-    def __init__(self, authenticity: _Optional[_Union[Authenticity, str]] = ..., reasons: _Optional[_Iterable[str]] = ..., watermark: _Optional[_Union[WatermarkResult, _Mapping]] = ..., c2pa: _Optional[_Union[C2paResult, _Mapping]] = ..., fingerprint_matches: _Optional[_Iterable[_Union[FingerprintMatch, _Mapping]]] = ..., record: _Optional[_Union[ProvenanceRecord, _Mapping]] = ...) -> None: ...
+    media_kind: str
+    def __init__(self, authenticity: _Optional[_Union[Authenticity, str]] = ..., reasons: _Optional[_Iterable[str]] = ..., watermark: _Optional[_Union[WatermarkResult, _Mapping]] = ..., c2pa: _Optional[_Union[C2paResult, _Mapping]] = ..., fingerprint_matches: _Optional[_Iterable[_Union[FingerprintMatch, _Mapping]]] = ..., record: _Optional[_Union[ProvenanceRecord, _Mapping]] = ..., media_kind: _Optional[str] = ...) -> None: ...

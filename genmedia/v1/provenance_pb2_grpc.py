@@ -52,10 +52,13 @@ class ProvenanceServiceServicer:
     """
 
     def Verify(self, request, context):
-        """Checks an image (bytes, or the URI of an artifact genmedia stored) for our watermark, its
-        C2PA manifest and fingerprint matches, and returns the matched record.
+        """Checks an image, a video or an audio file (bytes, or the URI of an artifact genmedia stored)
+        for our watermark, its C2PA manifest and fingerprint matches, and returns the matched record.
+        Video: the image watermark is read on sampled frames and the per-second fingerprints are
+        matched, so clips and trims are found. Audio: our audio watermark and audio fingerprint.
         INVALID_ARGUMENT when neither or both of `data` and `uri` are set, when the bytes are not a
-        PNG, JPEG or WebP image (at most 20 MB, 50 megapixels), or when the URI is not one of ours;
+        supported file (images: PNG, JPEG, WebP, at most 20 MB and 50 megapixels; video: MP4, MOV,
+        WebM; audio: WAV, FLAC, MP3, Ogg; media at most 100 MiB), or when the URI is not one of ours;
         NOT_FOUND when the URI names no stored artifact of the caller.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)

@@ -12,6 +12,7 @@ from tests.fixtures.s3_server import S3Server, free_port, s3_server  # noqa: F40
 from tests.service_process import REPO, serve_config, start_service
 
 TINY_MODELS = ("tiny-sd", "tiny-sdxl", "tiny-sd3", "tiny-flux")
+VIDEO_MODELS = ("tiny-t2v", "tiny-animatediff")
 BUCKET = "genmedia-test"
 
 
@@ -19,6 +20,12 @@ def app_args(s3: S3Server, workdir: Path) -> dict:
     small = {"actor": {"num_cpus": 0.1}, "torch_threads": 1, "autoscaling": {"min_replicas": 1, "max_replicas": 1}}
     return {
         "models": [{"name": m, "source": f"preset:{m}", "slo_class": "tiny"} for m in TINY_MODELS],
+        "video_models": [{"name": m, "source": f"preset:{m}", "slo_class": "tiny", "torch_threads": 1}
+                         for m in VIDEO_MODELS],
+        "audio_models": [{"name": "tiny-musicgen", "source": "preset:tiny-musicgen", "slo_class": "tiny",
+                          "torch_threads": 1}],
+        "video_generator": {**small, "max_ongoing_requests": 8},
+        "audio_generator": {**small, "max_ongoing_requests": 8},
         "cache_dir": str(REPO / "var" / "cache"),
         "storage": {"backend": "s3", "s3_bucket": BUCKET, "s3_prefix": "artifacts", "s3_endpoint_url": s3.endpoint_url,
                     "s3_region": s3.region, "presign_expires_s": 600},

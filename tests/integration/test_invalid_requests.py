@@ -25,7 +25,7 @@ CASES = [
     ({"prompt": "x", "guidance_scale": -1}, "guidance_scale", "0..30"),
     ({"prompt": "x", "guidance_scale": float("nan")}, "guidance_scale", "finite"),
     ({"prompt": "x", "num_images": 5}, "num_images", "1..4"),
-    ({"prompt": "x", "model": "no-such-model"}, "model", "unknown model"),
+    ({"prompt": "x", "model": "no-such-model"}, "model", "unknown image model"),
     ({"prompt": "x", "scheduler": 99}, "scheduler", "unknown"),
     ({"prompt": "x", "model": "tiny-sd", "scheduler": pb.SCHEDULER_FLOW_MATCH_EULER}, "scheduler", "not supported"),
     ({"prompt": "x", "model": "tiny-flux", "scheduler": pb.SCHEDULER_DDIM}, "scheduler", "not supported"),

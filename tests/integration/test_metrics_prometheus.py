@@ -23,7 +23,10 @@ from tests.fixtures.prometheus_server import PrometheusServer, start_prometheus
 from tests.service_process import REPO
 
 RULES_DIR = REPO / "deploy" / "helm" / "genmedia" / "files" / "rules"
-RPC_COUNTS = 'sum by (method, code) (ray_genmedia_grpc_requests_total{method=~"GenerateImage|StreamImage|ClassifyPrompt"})'
+RPC_COUNTS = ('sum by (method, code) (ray_genmedia_grpc_requests_total'
+              '{method=~"GenerateImage|StreamImage|GenerateVideo|GenerateAudio|ClassifyPrompt"})')
+VIDEO = dict(prompt="a small boat", model="tiny-t2v", width=64, height=64, num_frames=2, fps=2, steps=1)
+AUDIO = dict(prompt="a short tune", model="tiny-musicgen", duration_s=2.0)
 
 
 def fast_rule_files(tmp: Path) -> list[Path]:
@@ -87,6 +90,8 @@ def traffic(client_module, prometheus):
     in Prometheus before the counted traffic, so rate() and increase() see all of it (a series
     born with its first export would show no increase)."""
     client_module.generate_image(prompt="a first light", seed=99, steps=2, timeout=120)
+    client_module.generate_video(**VIDEO, seed=99, timeout=300)
+    client_module.generate_audio(**AUDIO, seed=99, timeout=300)
     before = _settled_counts(prometheus)
     sent: dict[tuple[str, str], int] = {}
 
@@ -108,6 +113,10 @@ def traffic(client_module, prometheus):
     events = list(client_module.stream_image(prompt="a quiet harbour", seed=4, steps=3, timeout=120))
     assert events[-1].HasField("done")
     count("StreamImage", grpc.StatusCode.OK)
+    client_module.generate_video(**VIDEO, seed=1, timeout=300)
+    count("GenerateVideo", grpc.StatusCode.OK)
+    client_module.generate_audio(**AUDIO, seed=1, timeout=300)
+    count("GenerateAudio", grpc.StatusCode.OK)
     for prompt in ("a red bicycle", "a blue kite"):
         client_module.classify_prompt(prompt, timeout=30)
         count("ClassifyPrompt", grpc.StatusCode.OK)
@@ -163,6 +172,8 @@ def test_rpc_latency_generation_latency_and_batch_histograms(prometheus, traffic
 def test_counters_of_the_image_path(prometheus, traffic):
     for promql in (
         'sum(ray_genmedia_images_produced_total) > 0',
+        'sum(ray_genmedia_video_seconds_produced_total) > 0',
+        'sum(ray_genmedia_audio_seconds_produced_total) > 0',
         'sum(ray_genmedia_provenance_seals_total{outcome="ok"}) > 0',
         'sum by (result) (ray_genmedia_prompt_cache_lookups_total)',
         'sum(ray_genmedia_safety_verdicts_total{kind="prompt", category="sexual", action="block"}) > 0',

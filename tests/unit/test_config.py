@@ -70,5 +70,7 @@ def test_local_config_fits_two_cores():
     config = AppConfig.model_validate(args)
     stages = [config.ingress, config.text_encoder, config.denoiser, config.vae_decoder, config.safety,
               config.provenance]
+    stages += [config.video_generator] if config.video_models else []
+    stages += [config.audio_generator] if config.audio_models else []
     reserved = sum(s.actor.num_cpus * s.autoscaling.max_replicas for s in stages)
     assert reserved <= 2.0, f"config/local.yaml reserves {reserved} CPUs at maximum scale"
