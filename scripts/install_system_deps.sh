@@ -3,7 +3,8 @@
 # not Node tools: see install_node_tools.sh):
 #   - the PostgreSQL server (initdb, pg_ctl), which the record-store tests start on 127.0.0.1;
 #   - Prometheus (prometheus, promtool), which the metrics test starts on 127.0.0.1 and which
-#     checks and unit-tests the alerting rules.
+#     checks and unit-tests the alerting rules;
+#   - espeak-ng, which speaks the speech clips of the audio watermark tests and benchmark.
 # Idempotent: installs a Debian package with apt-get only when its binary is missing; uses sudo
 # only when not root. Says what it did. The daemons are never started as system services.
 #   PG_BINDIR_GLOB  where to look for initdb besides PATH (default /usr/lib/postgresql/*/bin)
@@ -34,15 +35,17 @@ find_prometheus() {
 missing=()
 find_initdb >/dev/null || missing+=(postgresql)
 find_prometheus || missing+=(prometheus)
+command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "install_system_deps: PostgreSQL server ($(find_initdb)) and Prometheus ($(command -v prometheus)) already installed"
+  echo "install_system_deps: PostgreSQL server ($(find_initdb)), Prometheus ($(command -v prometheus)) and" \
+       "espeak-ng already installed"
   exit 0
 fi
 
 if ! command -v apt-get >/dev/null 2>&1; then
   echo "install_system_deps: ${missing[*]} not found and apt-get is not available; install by hand" \
-       "PostgreSQL >= 13 server binaries and Prometheus >= 2.40 (prometheus and promtool)" >&2
+       "PostgreSQL >= 13 server binaries, Prometheus >= 2.40 (prometheus and promtool) and espeak-ng" >&2
   exit 1
 fi
 
@@ -65,6 +68,10 @@ if ! initdb=$(find_initdb); then
 fi
 if ! find_prometheus; then
   echo "install_system_deps: prometheus or promtool is still not found on PATH" >&2
+  exit 1
+fi
+if ! command -v espeak-ng >/dev/null 2>&1; then
+  echo "install_system_deps: espeak-ng is still not found on PATH" >&2
   exit 1
 fi
 echo "install_system_deps: PostgreSQL ($initdb) and Prometheus ($(prometheus --version 2>&1 | head -1)) ready"

@@ -17,7 +17,7 @@ channel is marked.  The detector reads the mid channel at 16 kHz, searches the t
 soft Viterbi and checks the CRC: false-positive bound 1.2e-7 per clip (``detect``).
 
 Clips must be at least ``MIN_DURATION_S`` long to be marked (robustness figures are for
->= 2 s); sample rates 16-48 kHz; (n,) mono or (n, channels); float in [-1, 1] or int16.
+>= 2 s); sample rates 16-48 kHz (detection: 8-192 kHz); (n,) mono or (n, channels); float in [-1, 1] or int16.
 
 Modules: ``params`` (tuned defaults), ``samples`` (input checks, 16 kHz resampling),
 ``layout`` (keyed chips), ``frontend`` (STFT, normalised log-magnitude, fold, correlate:
@@ -111,9 +111,10 @@ class AudioWatermarker:
     def detect(self, samples: np.ndarray, sample_rate: int) -> AudioDetection:
         """Look for a mark under this key in the mid channel of ``samples``.
 
-        Any length (clips too short for an alignment search come back not found); same
-        input rules as ``embed`` otherwise (ValueError / TypeError)."""
-        rate = _samples.check_rate(sample_rate)
+        Any length (clips too short for an alignment search come back not found) and any
+        rate from 8 to 192 kHz (below 16 kHz the band is cut, so expect less); otherwise the
+        input rules of ``embed`` (ValueError / TypeError)."""
+        rate = _samples.check_rate(sample_rate, _samples.DETECT_MIN_RATE, _samples.DETECT_MAX_RATE)
         x = _samples.as_float_channels(samples)
         mid16 = _samples.to_canonical(x.mean(axis=1), rate)
         return _detect(mid16, self._layout, self._info_mask, self.payload_bytes, self.params)

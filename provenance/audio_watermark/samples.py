@@ -14,17 +14,18 @@ from scipy.signal import resample_poly
 
 from provenance.audio_watermark.params import CANONICAL_RATE
 
-MIN_RATE = 16_000
+MIN_RATE = 16_000  # embedding: the rates the mark is designed and measured for
 MAX_RATE = 48_000
+DETECT_MIN_RATE = 8_000  # detection reads whatever a file holds (below 16 kHz: part of the band)
+DETECT_MAX_RATE = 192_000
 MAX_CHANNELS = 8
 
 
-def check_rate(sample_rate: int) -> int:
-    """The sample rate as an int; ValueError naming ``sample_rate`` unless 16-48 kHz."""
+def check_rate(sample_rate: int, lo: int = MIN_RATE, hi: int = MAX_RATE) -> int:
+    """The sample rate as an int; ValueError naming ``sample_rate`` unless lo..hi Hz."""
     if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or not (
-            MIN_RATE <= int(sample_rate) <= MAX_RATE):
-        raise ValueError(f"sample_rate must be an int from {MIN_RATE} to {MAX_RATE} Hz, "
-                         f"got {sample_rate!r}")
+            lo <= int(sample_rate) <= hi):
+        raise ValueError(f"sample_rate must be an int from {lo} to {hi} Hz, got {sample_rate!r}")
     return int(sample_rate)
 
 

@@ -197,3 +197,26 @@ def test_blocked_prompt_spends_no_generation_time(client, call, model):
         getattr(client, call)(prompt="a n.u.d.e woman posing on a bed", model=model, timeout=60)
     assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
     assert "sexual" in err.value.details()
+
+
+# --- the command line ------------------------------------------------------------------------------
+@pytest.mark.parametrize("argv, suffix", [
+    (["video", "a paper boat", "--model", "tiny-t2v", "--width", "64", "--height", "64", "--frames", "2",
+      "--fps", "2", "--steps", "1"], ".mp4"),
+    (["audio", "a paper boat song", "--model", "tiny-musicgen", "--duration", "2", "--format", "flac"], ".flac"),
+], ids=["video", "audio"])
+def test_cli_generates_video_and_audio_files(service, tmp_path, argv, suffix):
+    import subprocess
+    import sys
+
+    out = tmp_path / f"out{suffix}"
+    done = subprocess.run([sys.executable, "-m", "genmedia.cli", "--address", service.address, "generate", *argv,
+                           "--out", str(out), "--no-progress"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(out) and out.stat().st_size > 0
+    if suffix == ".mp4":
+        frames, fps = decode_video(out.read_bytes())
+        assert frames.shape[0] == 2 and fps == 2
+    else:
+        samples, rate = decode_audio(out.read_bytes())
+        assert rate == 32000 and abs(len(samples) / rate - 2.0) < 0.1

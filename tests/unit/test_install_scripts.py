@@ -26,7 +26,8 @@ def _stub(path: Path, body: str) -> None:
     path.chmod(0o755)
 
 
-def _machine(tmp_path: Path, *, as_root: bool, have_postgres: bool, have_prometheus: bool) -> tuple[dict, Path, Path]:
+def _machine(tmp_path: Path, *, as_root: bool, have_postgres: bool, have_prometheus: bool,
+             have_espeak: bool = True) -> tuple[dict, Path, Path]:
     stubs, system, pg, log = tmp_path / "stubs", tmp_path / "system", tmp_path / "pg", tmp_path / "calls.log"
     for d in (stubs, system, pg):
         d.mkdir()
@@ -36,15 +37,19 @@ def _machine(tmp_path: Path, *, as_root: bool, have_postgres: bool, have_prometh
               f"chmod +x {pg}/15/bin/$b; done"
     fake_prom = f"for b in prometheus promtool; do printf '#!/bin/sh\\necho \"$b, version 2.42.0\"\\n' > " \
                 f"{system}/$b; chmod +x {system}/$b; done"
+    fake_espeak = f"printf '#!/bin/sh\\n' > {system}/espeak-ng; chmod +x {system}/espeak-ng"
     # apt-get records its arguments and, on install, "installs" the packages it was given.
     _stub(stubs / "apt-get", f"""echo "apt-get $* DEBIAN_FRONTEND=$DEBIAN_FRONTEND" >> {log}
 case "$*" in *install*postgresql*) {fake_pg};; esac
 case "$*" in *install*prometheus*) {fake_prom};; esac
+case "$*" in *install*espeak-ng*) {fake_espeak};; esac
 """)
     if have_postgres:
         subprocess.run(["sh", "-c", fake_pg], check=True)
     if have_prometheus:
         subprocess.run(["sh", "-c", fake_prom.replace("$b", "${b}")], check=True)
+    if have_espeak:
+        subprocess.run(["sh", "-c", fake_espeak], check=True)
     if not as_root:
         _stub(stubs / "id", 'echo 1000\n')
         _stub(stubs / "sudo", f'echo "sudo $*" >> {log}\nexec "$@"\n')
@@ -53,13 +58,16 @@ case "$*" in *install*prometheus*) {fake_prom};; esac
 
 
 @pytest.mark.parametrize("as_root", [True, False])
-@pytest.mark.parametrize("have_postgres, have_prometheus, packages", [
-    (False, False, "postgresql prometheus"),
-    (True, False, "prometheus"),
-    (False, True, "postgresql"),
+@pytest.mark.parametrize("have_postgres, have_prometheus, have_espeak, packages", [
+    (False, False, False, "postgresql prometheus espeak-ng"),
+    (True, False, True, "prometheus"),
+    (False, True, True, "postgresql"),
+    (True, True, False, "espeak-ng"),
 ])
-def test_install_system_deps_installs_what_is_missing(tmp_path, as_root, have_postgres, have_prometheus, packages):
-    env, log, pg = _machine(tmp_path, as_root=as_root, have_postgres=have_postgres, have_prometheus=have_prometheus)
+def test_install_system_deps_installs_what_is_missing(tmp_path, as_root, have_postgres, have_prometheus, have_espeak,
+                                                      packages):
+    env, log, pg = _machine(tmp_path, as_root=as_root, have_postgres=have_postgres, have_prometheus=have_prometheus,
+                            have_espeak=have_espeak)
     result = subprocess.run(["bash", str(INSTALLER)], capture_output=True, text=True, env=env, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
     calls = log.read_text().splitlines()
