@@ -220,3 +220,17 @@ def test_cli_generates_video_and_audio_files(service, tmp_path, argv, suffix):
     else:
         samples, rate = decode_audio(out.read_bytes())
         assert rate == 32000 and abs(len(samples) / rate - 2.0) < 0.1
+
+
+def test_an_expired_deadline_stops_the_generation_and_frees_the_replica(client):
+    """A unary call whose deadline passes mid-generation: the client gets DEADLINE_EXCEEDED and the
+    generator stops at its next step, so the next request runs at once."""
+    with pytest.raises(grpc.RpcError) as err:
+        client.generate_video(prompt="an endless road", model="tiny-t2v", width=256, height=256, num_frames=8,
+                              fps=4, steps=150, seed=8, timeout=6)
+    assert err.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    start = time.perf_counter()
+    client.generate_video(prompt="a short road", model="tiny-t2v", width=64, height=64, num_frames=2, fps=2,
+                          steps=1, seed=8, timeout=120)
+    took = time.perf_counter() - start
+    assert took < 30, f"the next request waited {took:.1f} s: the expired generation kept the replica"
