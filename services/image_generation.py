@@ -104,6 +104,11 @@ class ImageGeneration:
         self.model_classes = model_classes  # model name -> latency SLO class
         self._io = ThreadPoolExecutor(max_workers=io_threads, thread_name_prefix="store")
 
+    @property
+    def io_executor(self) -> ThreadPoolExecutor:
+        """The threads that encode and store files (shared with the video and audio paths)."""
+        return self._io
+
     async def run(self, job: ImageJob, position: int, *, store: bool = True) -> AsyncIterator:
         """Yields Queued, PromptChecked, PromptEncoded, StepEvent..., Decoded, Stored, Done.
         Raises GenMediaError (PermissionDenied when the safety policy blocks the prompt)."""

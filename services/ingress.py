@@ -67,7 +67,7 @@ class Ingress:
                                           config.ingress.encode_threads, self.metrics,
                                           {m.name: m.slo_class.value for m in config.models})
         self.media = MediaGeneration(safety, text_encoder, video_generator, audio_generator, provenance,
-                                     self.store, self.generation._io, self.metrics)
+                                     self.store, self.generation.io_executor, self.metrics)
         self.video_generator = video_generator
         self.audio_generator = audio_generator
         self.text_encoder = text_encoder

@@ -62,3 +62,5 @@ async def stream_progress(executor: Executor, work: Work, progress: Callable[[in
             return
     finally:
         stop.set()  # a no-op when finished; otherwise the engine stops at its next step
+        if not future.done():  # its Cancelled is expected: retrieve it so it is not logged as lost
+            future.add_done_callback(lambda f: f.cancelled() or f.exception())
