@@ -18,6 +18,9 @@ MIN_DURATION_S, MAX_DURATION_S = 1.0, 30.0
 MIN_GUIDANCE, MAX_GUIDANCE = 0.0, 10.0
 MAX_TOP_K = 10_000  # above any codebook size; 0 turns top-k off
 MAX_TEMPERATURE = 5.0
+# Below this, logits / temperature overflow float32 to inf and sampling fails (1e-45 did); 0.01
+# already samples the top token almost always.
+MIN_TEMPERATURE = 0.01
 MAX_SEED = 2**63 - 1
 # A cheap bound before tokenisation; the model keeps at most info.max_prompt_tokens T5 tokens.
 MAX_PROMPT_CHARS = 2000
@@ -96,7 +99,7 @@ def resolve_audio_params(raw: RawAudioFields, info: AudioModelInfo, seed_if_unse
 
     top_p = _finite_in("top_p", DEFAULT_TOP_P if raw.top_p is None else raw.top_p, 0.0, 1.0)
     temperature = DEFAULT_TEMPERATURE if raw.temperature is None else raw.temperature
-    temperature = _finite_in("temperature", temperature, 0.0, MAX_TEMPERATURE, low_open=True)
+    temperature = _finite_in("temperature", temperature, MIN_TEMPERATURE, MAX_TEMPERATURE)
 
     if raw.seed is not None:
         seed = raw.seed

@@ -22,7 +22,7 @@ from enum import Enum
 
 from engines.image_files import decode_image
 from genmedia.errors import NotFound
-from provenance.c2pa import ManifestStatus, ManifestVerifier, sniff_mime
+from provenance.c2pa import C2paError, ManifestStatus, ManifestVerifier, sniff_mime
 from provenance.fingerprint import MATCH_THRESHOLD, HammingIndex, fingerprint
 from provenance.fingerprint.audio import AudioIndex
 from provenance.records import GenerationRecord, RecordStore
@@ -114,13 +114,22 @@ class Verifier:
         manifest = None
         mime = sniff_mime(data)
         if mime is not None:
-            manifest = self.manifests.read(data, mime)
+            try:
+                manifest = self.manifests.read(data, mime)
+            except C2paError:  # the image decodes, but its container is too damaged to look for a manifest
+                manifest = None
+                reasons.append("C2PA: the file's structure could not be parsed to look for a manifest")
+        if manifest is not None:
             if manifest.present:
                 state = "valid" if manifest.valid else "invalid (" + ", ".join(manifest.validation_errors[:3]) + ")"
                 reasons.append(f"C2PA manifest present, {state}"
                                + (", trusted" if manifest.trusted else ""))
 
-        detection = self.watermarker.detect(pixels) if min(pixels.shape[:2]) >= WATERMARK_MIN_SIDE else None
+        large_enough = min(pixels.shape[:2]) >= WATERMARK_MIN_SIDE
+        if not large_enough:  # nothing we release is this small: neither mark nor fingerprint can be read
+            reasons.append(f"image is {pixels.shape[1]}x{pixels.shape[0]}: too small to carry our watermark or "
+                           f"fingerprint (both need {WATERMARK_MIN_SIDE} px per side)")
+        detection = self.watermarker.detect(pixels) if large_enough else None
         if detection is not None and detection.found:
             artifact = self.records.find_by_payload(detection.payload)
             if artifact is not None:
@@ -130,9 +139,10 @@ class Verifier:
             else:
                 reasons.insert(0, "watermark decoded under our key, but no record has its payload")
 
-        fp = fingerprint(pixels)
         hits = []
-        for match in self.index.search(fp.bits, radius=self.radius, limit=MAX_MATCHES):
+        matches = self.index.search(fingerprint(pixels).bits, radius=self.radius, limit=MAX_MATCHES) \
+            if large_enough else []
+        for match in matches:
             gid, _, idx = match.key.rpartition("/")
             hits.append(FingerprintHit(gid, int(idx), match.distance))
         if hits:

@@ -19,6 +19,7 @@ CASCADE = "haarcascade_frontalface_default.xml"
 MIN_NEIGHBORS = 6
 MIN_FACE_FRACTION = 0.06  # faces smaller than 6% of the shorter side are ignored
 DETECT_SIDE = 320         # images are searched at this longer side (4x faster at 512 px), boxes scaled back
+MIN_DETECTABLE_SIDE = 20  # the cascade's smallest window: a thinner image (after scaling) cannot hold a face
 
 
 class FaceDetector:
@@ -39,6 +40,8 @@ class FaceDetector:
         try:
             gray = cv2.cvtColor(np.ascontiguousarray(image[..., :3]), cv2.COLOR_RGB2GRAY)
             scale = min(1.0, DETECT_SIDE / max(gray.shape))
+            if min(gray.shape) * scale < MIN_DETECTABLE_SIDE:  # a sliver (e.g. 4096x1) holds no face
+                return CategoryScore(Category.FACE, 0.0, "opencv-haar")
             if scale < 1.0:
                 gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
             gray = cv2.equalizeHist(gray)

@@ -104,7 +104,7 @@ def raw_audio_fields(request: pb.AudioRequest) -> RawAudioFields:
         prompt=request.prompt, model=request.model, duration_s=request.duration_s,
         guidance_scale=_finite(request, "guidance_scale", "0..10"),
         top_k=request.top_k if request.HasField("top_k") else None,
-        top_p=_finite(request, "top_p", "0..1"), temperature=_finite(request, "temperature", "(0, 5]"),
+        top_p=_finite(request, "top_p", "0..1"), temperature=_finite(request, "temperature", "0.01..5"),
         seed=request.seed if request.HasField("seed") else None,
     )
 

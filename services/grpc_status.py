@@ -58,9 +58,16 @@ def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str]:
     return grpc.StatusCode.INTERNAL, "internal error (a bug in genmedia; it has been logged)"
 
 
+# Details travel in trailing metadata, which clients cap (8-16 KB): a message that echoes a huge
+# client input would turn a precise status into the client's RESOURCE_EXHAUSTED.
+MAX_DETAILS_CHARS = 1024
+
+
 def set_status(grpc_context, exc: BaseException) -> tuple[grpc.StatusCode, str]:
     """Maps `exc` and sets the code and details on the call's context; returns them."""
     code, message = status_for(exc)
+    if len(message) > MAX_DETAILS_CHARS:
+        message = message[:MAX_DETAILS_CHARS - 1] + "…"
     grpc_context.set_code(code)
     grpc_context.set_details(message)
     return code, message

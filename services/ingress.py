@@ -23,6 +23,7 @@ from engines.registry import ModelInfo
 from engines.step_batching import StepEvent
 from engines.video_params import resolve_video_params
 from genmedia.errors import InvalidArgument, NotFound, Unavailable
+from genmedia.grpc_servicers import MalformedRequest
 from provenance.audio_watermark import MIN_DURATION_S as AUDIO_MARK_MIN_S
 from genmedia.v1 import generation_pb2 as pb
 from genmedia.v1 import provenance_pb2 as ppb
@@ -120,7 +121,7 @@ class Ingress:
         info = infos.get(name or default or "")
         if info is None:
             known = ", ".join(sorted(infos)) or "none"
-            raise InvalidArgument("model", f"unknown {kind} model {name!r}; this server's {kind} models: {known}")
+            raise InvalidArgument("model", f"unknown {kind} model {name!r:.80}; this server's {kind} models: {known}")
         return info
 
     # --- grpc.health.v1.Health -------------------------------------------------------------
@@ -133,9 +134,12 @@ class Ingress:
 
     def _health(self, request: health_pb2.HealthCheckRequest, grpc_context, call: RpcCall
                 ) -> health_pb2.HealthCheckResponse:
+        if isinstance(request, MalformedRequest):
+            self._fail(call, grpc_context, _malformed(request))
+            return health_pb2.HealthCheckResponse()
         if request.service not in SERVICE_NAMES:
             grpc_context.set_code(grpc.StatusCode.NOT_FOUND)
-            grpc_context.set_details(f"unknown service {request.service!r}")
+            grpc_context.set_details(f"unknown service {request.service!r:.80}")
             call.code = grpc.StatusCode.NOT_FOUND.name
             return health_pb2.HealthCheckResponse()
         status = health_pb2.HealthCheckResponse.SERVING if self._ready.is_set() else \
@@ -220,6 +224,7 @@ class Ingress:
     async def GetGeneration(self, request: pb.GetGenerationRequest, grpc_context=None) -> pb.GenerationResult:
         call = self.metrics.rpc("GetGeneration")
         try:
+            _check_parsed(request)
             loop = asyncio.get_running_loop()
             record = await loop.run_in_executor(None, load_manifest, self.store, self.tenant, request.generation_id)
             urls = await loop.run_in_executor(None, self.generation.presigned_urls, record)
@@ -234,6 +239,7 @@ class Ingress:
     async def ClassifyPrompt(self, request: spb.ClassifyPromptRequest, grpc_context=None) -> spb.SafetyVerdict:
         call = self.metrics.rpc("ClassifyPrompt")
         try:
+            _check_parsed(request)
             if not request.prompt.strip():
                 raise InvalidArgument("prompt", "required: a non-empty prompt")
             verdict = await self.safety.check_prompt.remote(self.tenant, request.prompt)
@@ -247,6 +253,7 @@ class Ingress:
     async def ClassifyImage(self, request: spb.ClassifyImageRequest, grpc_context=None) -> spb.SafetyVerdict:
         call = self.metrics.rpc("ClassifyImage")
         try:
+            _check_parsed(request)
             verdict = await self.safety.classify_image_bytes.remote(self.tenant, request.image)
             return convert.verdict_to_proto(verdict)
         except Exception as exc:  # noqa: BLE001
@@ -259,6 +266,7 @@ class Ingress:
     async def Verify(self, request: ppb.VerifyRequest, grpc_context=None) -> ppb.VerifyResult:
         call = self.metrics.rpc("Verify")
         try:
+            _check_parsed(request)
             source = request.WhichOneof("source")
             if source is None:
                 raise InvalidArgument("source", "set exactly one of data (image bytes) and uri")
@@ -278,6 +286,7 @@ class Ingress:
     async def GetRecord(self, request: ppb.GetRecordRequest, grpc_context=None) -> ppb.ProvenanceRecord:
         call = self.metrics.rpc("GetRecord")
         try:
+            _check_parsed(request)
             generation_time(request.generation_id)  # INVALID_ARGUMENT for anything but our UUIDs
             record = await self.provenance.get_record.remote(request.generation_id)
             return convert.provenance_record_to_proto(record, self.tenant)
@@ -299,12 +308,13 @@ class Ingress:
         NOT_FOUND for a missing artifact or another tenant's."""
         key = self.store.key_for_uri(uri)
         if not key.startswith(f"{self.tenant}/"):
-            raise NotFound(f"uri: no artifact {uri!r} for this tenant")
+            raise NotFound(f"uri: no artifact {uri!r:.200} for this tenant")
         return self.store.get(key)
 
     # --- the shared path -------------------------------------------------------------------
     async def _job(self, kind: str, request, stream_steps: bool):
         """Validates a request into its job and the runner that executes it. Raises InvalidArgument."""
+        _check_parsed(request)
         seed = random.SystemRandom().randint(0, MAX_SEED)
         if kind == "image":
             raw = convert.raw_fields(request)
@@ -336,6 +346,7 @@ class Ingress:
 
     async def _generate(self, kind: str, request, stream_steps: bool = True) -> AsyncIterator:
         """Yields the generation id (str), internal events, and finally a GenerationResult."""
+        _check_parsed(request)
         key = convert.idempotency_key(request)
         job, run = await self._job(kind, request, stream_steps)
         result: pb.GenerationResult | None = None
@@ -387,3 +398,13 @@ class Ingress:
         if isinstance(event, pb.GenerationResult):
             return E(generation_id=generation_id, done=event)
         raise TypeError(f"unexpected event {event!r}")
+
+
+def _malformed(request: MalformedRequest) -> InvalidArgument:
+    return InvalidArgument("request", f"the bytes are not a valid request message of {request.method}: {request.error}")
+
+
+def _check_parsed(request) -> None:
+    """INVALID_ARGUMENT naming `request` when the message did not parse (genmedia/grpc_servicers.py)."""
+    if isinstance(request, MalformedRequest):
+        raise _malformed(request)

@@ -61,3 +61,20 @@ def test_stream_rejects_with_error_event_and_status(client):
 def test_service_still_healthy_after_bad_input(client):
     assert client.is_serving()
     assert client.generate_image(prompt="still fine", seed=1, timeout=60).images
+
+
+@pytest.mark.parametrize("method, data", [
+    ("/genmedia.v1.GenerationService/GenerateImage", b"\x0a\x01\xff"),  # prompt: invalid UTF-8
+    ("/genmedia.v1.GenerationService/GenerateImage", b"\x0a\x05ab"),  # truncated
+    ("/genmedia.v1.ProvenanceService/Verify", b"\x0a\xff\xff\xff\xff\x0f"),  # length beyond the message
+    ("/grpc.health.v1.Health/Check", b"\x0a\x01\xff"),
+])
+def test_bytes_that_are_not_a_message_are_invalid_argument_naming_the_request(service, method, data):
+    import grpc as _grpc
+
+    with _grpc.insecure_channel(service.address) as channel:
+        call = channel.unary_unary(method, request_serializer=None, response_deserializer=None)
+        with pytest.raises(_grpc.RpcError) as err:
+            call(data, timeout=30)
+    assert err.value.code() == _grpc.StatusCode.INVALID_ARGUMENT, err.value.details()
+    assert err.value.details().startswith("request: the bytes are not a valid request message")

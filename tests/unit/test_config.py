@@ -27,8 +27,8 @@ def test_config_files_validate(path):
 def test_local_config_names_the_servicers():
     document = yaml.safe_load((REPO / "config" / "local.yaml").read_text())
     functions = document["grpc_options"]["grpc_servicer_functions"]
-    assert "genmedia.v1.generation_pb2_grpc.add_GenerationServiceServicer_to_server" in functions
-    assert "grpc_health.v1.health_pb2_grpc.add_HealthServicer_to_server" in functions
+    assert "genmedia.grpc_servicers.add_GenerationServiceServicer_to_server" in functions
+    assert "genmedia.grpc_servicers.add_HealthServicer_to_server" in functions
 
 
 @pytest.mark.parametrize(

@@ -55,3 +55,19 @@ def test_error_wrapped_by_ray_keeps_its_status():
 def test_errors_survive_pickling(exc):
     back = pickle.loads(pickle.dumps(exc))
     assert type(back) is type(exc) and back.__dict__ == exc.__dict__
+
+
+def test_details_that_echo_huge_input_are_capped():
+    from genmedia.errors import InvalidArgument
+    from services.grpc_status import MAX_DETAILS_CHARS, set_status
+
+    class Context:
+        def set_code(self, code):
+            self.code = code
+
+        def set_details(self, details):
+            self.details = details
+
+    context = Context()
+    set_status(context, InvalidArgument("model", "unknown model " + "x" * 100_000))
+    assert len(context.details) == MAX_DETAILS_CHARS and context.details.startswith("model: unknown model")

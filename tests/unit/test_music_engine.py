@@ -170,6 +170,7 @@ def test_defaults(engine: MusicEngine) -> None:
         ({"top_p": 1.1}, "top_p"),
         ({"top_p": -0.1}, "top_p"),
         ({"temperature": 0.0}, "temperature"),
+        ({"temperature": 1e-45}, "temperature"),  # passed (0, 5] and overflowed sampling to inf (fuzzer)
         ({"temperature": 5.5}, "temperature"),
         ({"seed": -1}, "seed"),
         ({"seed": 2**63}, "seed"),

@@ -119,3 +119,20 @@ def test_dev_keys_are_generated_once_and_kept(tmp_path):
     again = load_keys(env={}, dev_dir=tmp_path)
     assert first.dev and first.watermark_key == again.watermark_key and first.record_key == again.record_key
     assert (tmp_path / "genmedia_watermark_key.hex").stat().st_mode & 0o077 == 0
+
+
+# Found by the fuzzer (loadtests/fuzz): each was INTERNAL through Verify.
+def test_an_image_too_small_for_mark_and_fingerprint_is_reported_not_found(world):
+    _, _, verifier, _, _ = world
+    report = verifier.verify(encode_png(photo()[:16, :16]))
+    assert report.authenticity is Authenticity.NOT_FOUND and not report.watermark_found
+    assert any("too small" in r for r in report.reasons)
+
+
+def test_a_png_too_damaged_for_c2pa_is_still_checked(world):
+    _, _, verifier, _, sealed = world
+    data = encode_png(photo("astronaut")[:64, :64])
+    broken = data[:-8] + b"IE\x00D" + data[-4:]  # the IEND chunk's name corrupted: PIL reads it, c2pa cannot
+    report = verifier.verify(broken)
+    assert report.authenticity is Authenticity.NOT_FOUND and report.c2pa is None
+    assert any("could not be parsed" in r for r in report.reasons)

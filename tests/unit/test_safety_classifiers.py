@@ -180,3 +180,10 @@ def test_head_file_missing_or_wrong_fails_closed(tmp_path):
 def test_placeholder_prompts_score_nothing(prompts, text):
     [scores] = prompts.score([text])
     assert max(s.score for s in scores) < 0.35
+
+
+def test_a_sliver_image_has_no_face_instead_of_failing_the_detector(images):
+    # Found by the fuzzer: a 4096x1 image made OpenCV's resize fail, reported as UNAVAILABLE.
+    scores = images.score([np.zeros((1, 4096, 3), dtype=np.uint8)])[0]
+    face = next(s for s in scores if s.category is Category.FACE)
+    assert face.score == 0.0

@@ -1,0 +1,78 @@
+"""The `grpc_servicer_functions` of the Serve config: the generated registration functions, with
+request parsing that never fails inside gRPC.
+
+Ray Serve's gRPC proxy keeps each method's request deserializer, and grpcio turns an exception in
+a deserializer into UNKNOWN with the exception's type in the details. Here a message that does
+not parse (truncated bytes, wrong wire types, invalid UTF-8 in a string field) becomes a
+`MalformedRequest`, which travels to the Ingress like a request; the Ingress answers it with
+INVALID_ARGUMENT naming `request`. (Found by the fuzzer, loadtests/fuzz.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from grpc_health.v1 import health_pb2_grpc
+
+from genmedia.v1 import generation_pb2_grpc, provenance_pb2_grpc, safety_pb2_grpc
+
+MAX_ERROR_CHARS = 200
+
+
+@dataclass(frozen=True)
+class MalformedRequest:
+    """A request whose bytes are not a valid message of the method's request type."""
+
+    method: str
+    error: str
+
+
+def _lenient(method: str, handler):
+    parse = handler.request_deserializer
+    if parse is None:
+        return handler
+
+    def deserialize(data: bytes):
+        try:
+            return parse(data)
+        except Exception as exc:  # noqa: BLE001 - any parse failure is the client's malformed message
+            return MalformedRequest(method, f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS])
+
+    return handler._replace(request_deserializer=deserialize)
+
+
+class _LenientServer:
+    """Stands in for the server during registration; rewrites each method's deserializer."""
+
+    def __init__(self, server):
+        self._server = server
+
+    def add_generic_rpc_handlers(self, handlers) -> None:
+        for handler in handlers:
+            method_handlers = getattr(handler, "_method_handlers", None)
+            if method_handlers is not None:
+                handler._method_handlers = {m: _lenient(m, h) for m, h in method_handlers.items()}
+        self._server.add_generic_rpc_handlers(handlers)
+
+    def add_registered_method_handlers(self, service_name: str, method_handlers: dict) -> None:
+        self._server.add_registered_method_handlers(
+            service_name, {m: _lenient(f"/{service_name}/{m}", h) for m, h in method_handlers.items()})
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._server, name)
+
+
+def _wrap(add: Callable) -> Callable:
+    def add_lenient(servicer, server) -> None:
+        add(servicer, _LenientServer(server))
+
+    add_lenient.__name__ = add.__name__
+    add_lenient.__doc__ = f"{add.__module__}.{add.__name__}, with requests that fail to parse kept as MalformedRequest."
+    return add_lenient
+
+
+add_GenerationServiceServicer_to_server = _wrap(generation_pb2_grpc.add_GenerationServiceServicer_to_server)
+add_SafetyServiceServicer_to_server = _wrap(safety_pb2_grpc.add_SafetyServiceServicer_to_server)
+add_ProvenanceServiceServicer_to_server = _wrap(provenance_pb2_grpc.add_ProvenanceServiceServicer_to_server)
+add_HealthServicer_to_server = _wrap(health_pb2_grpc.add_HealthServicer_to_server)
