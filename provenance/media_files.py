@@ -28,6 +28,7 @@ SAMPLE_FPS = 8.0
 MAX_SAMPLED_FRAMES = 64
 MAX_FRAME_SIDE = 1024
 MAX_AUDIO_CHANNELS = 8
+MAX_SAMPLE_RATE = 384_000  # the highest rate in use (DXD); a header claiming more is damaged
 
 
 def _container(data: bytes) -> str | None:
@@ -146,12 +147,18 @@ def decode_audio_clip(data: bytes, field: str) -> AudioClip:
         if not container.streams.audio:
             raise InvalidArgument(field, "the file has no audio stream")
         stream = container.streams.audio[0]
-        rate = stream.rate or stream.codec_context.sample_rate
-        channels = stream.codec_context.channels or 1
-        if not rate or channels > MAX_AUDIO_CHANNELS:
+        try:  # a damaged header can make PyAV fail on the stream's own attributes
+            rate = int(getattr(stream, "rate", 0) or stream.codec_context.sample_rate or 0)
+            channels = stream.codec_context.channels or 1
+            layout = stream.layout.name if channels <= 2 else "stereo"
+        except (AttributeError, ValueError, av.FFmpegError):
+            raise InvalidArgument(field, "the audio stream's format could not be read") from None
+        if not 1 <= rate <= MAX_SAMPLE_RATE or channels > MAX_AUDIO_CHANNELS:
             raise InvalidArgument(field, f"unsupported audio ({rate} Hz, {channels} channels)")
-        resampler = av.AudioResampler(format="flt", layout=stream.layout.name if channels <= 2
-                                      else "stereo", rate=rate)
+        try:
+            resampler = av.AudioResampler(format="flt", layout=layout, rate=rate)
+        except (ValueError, av.FFmpegError):
+            raise InvalidArgument(field, f"unsupported audio ({rate} Hz, layout {layout})") from None
         limit = int(MAX_SECONDS * rate)
         chunks, total = [], 0
         try:

@@ -282,3 +282,25 @@ def test_sniffing_and_sampling_limits(monkeypatch):
     monkeypatch.setattr(media_files, "MAX_SAMPLED_FRAMES", 5)
     sample = decode_video_sample(data, "data")
     assert len(sample.frames) == 5 and sample.fps == FPS and sample.duration_s == 3.0
+
+
+def test_a_wav_with_a_damaged_header_is_invalid_argument_not_a_crash():
+    # Found by the fuzzer: a WAV header claiming a ~2 GHz sample rate made PyAV raise AttributeError
+    # on the stream's rate, which surfaced as INTERNAL through Verify.
+    import io
+    import wave
+
+    from genmedia.errors import InvalidArgument
+    from provenance.media_files import decode_audio_clip
+
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(32000)
+        w.writeframes(b"\x00\x01" * 4000)
+    data = bytearray(buf.getvalue())
+    data[24:28] = (0x77DDDAA0).to_bytes(4, "little")  # the fmt chunk's sample rate
+    with pytest.raises(InvalidArgument) as err:
+        decode_audio_clip(bytes(data), "data")
+    assert err.value.field == "data"
