@@ -65,7 +65,7 @@ def _settled_counts(prometheus: PrometheusServer) -> dict[tuple[str, str], float
     """The counts once Ray's periodic export and the scrape have caught up (two equal reads)."""
     last = _counts(prometheus)
     for _ in range(20):
-        time.sleep(6)  # longer than Ray's export interval plus one scrape
+        time.sleep(12)  # longer than Ray's metrics report interval (10 s) plus one scrape
         now = _counts(prometheus)
         if now == last:
             return now
@@ -178,8 +178,9 @@ def test_counters_of_the_image_path(prometheus, traffic):
         'sum by (result) (ray_genmedia_prompt_cache_lookups_total)',
         'sum(ray_genmedia_safety_verdicts_total{kind="prompt", category="sexual", action="block"}) > 0',
         'sum(ray_genmedia_safety_verdicts_total{kind="image"}) > 0',
-        'max(ray_genmedia_generations_in_flight) >= 0',
-        'max(ray_genmedia_denoiser_waiting_requests) >= 0',
+        # Ray exports a gauge only while it is being set: look back over the test's window.
+        'max(max_over_time(ray_genmedia_generations_in_flight[10m])) >= 0',
+        'max(max_over_time(ray_genmedia_denoiser_waiting_requests[10m])) >= 0',
     ):
         assert _wait_for(prometheus, promql), promql
 
