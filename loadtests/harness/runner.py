@@ -1,0 +1,164 @@
+"""The open-loop runner: every request goes out at its scheduled time, whatever the responses do.
+
+An asyncio loop sleeps until each arrival's intended time and starts the call as a task on one
+grpc.aio channel; it never waits for earlier responses. Latency = completion - *intended* send
+time, so a late send (client lag, or the safety valve) is charged to the request rather than
+hidden (no coordinated omission). Each request's gRPC deadline is its kind's `deadline_s`, also
+counted from the intended time.
+
+The safety valve: at most `max_in_flight` calls at once. If an arrival finds the valve shut it
+waits for a slot (its latency still counts from its intended time) and the run is marked invalid:
+the client, not the service, shaped the load. The send lag (actual - intended send time) is
+recorded too; a p99 lag above the scenario's `max_send_lag_s` also marks the run invalid (an
+overloaded client machine).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+
+from genmedia.client import MAX_MESSAGE_BYTES
+from loadtests.common import log
+from loadtests.harness.workload import MAKES_ARTIFACT, NEEDS_ARTIFACT, Artifacts, KindSpec, NoArtifact, Scenario, \
+    Stubs, call
+
+START_LEAD_S = 0.5          # the first arrival's time is this far after the scheduler starts
+
+
+class SetupError(RuntimeError):
+    """The run could not start (no connection, warm-up failed everywhere): exit code 2."""
+
+
+@dataclass
+class Record:
+    n: int
+    kind: str
+    intended: float            # s from t0
+    sent: float | None         # s from t0; None when not sent (expired in the valve, no artifact)
+    done: float                # s from t0
+    code: str                  # grpc.StatusCode name, or CLIENT_* for client-side failures
+    first_event: float | None = None  # s from t0, streaming kinds
+    valve_wait: bool = False
+
+    @property
+    def latency(self) -> float:
+        return self.done - self.intended
+
+
+@dataclass
+class RunResult:
+    scenario: Scenario
+    address: str
+    t0_unix: float
+    planned: int
+    records: list[Record] = field(default_factory=list)
+    warmup: list[dict[str, Any]] = field(default_factory=list)
+    valve_hits: int = 0
+    max_in_flight_seen: int = 0
+    issue_seconds: float = 0.0     # from t0 to the last send
+    wall_seconds: float = 0.0      # from t0 to the last completion
+
+
+async def _warm_up(scenario: Scenario, stubs: Stubs, artifacts: Artifacts, metadata: tuple) -> list[dict[str, Any]]:
+    """`warmup_requests` sequential calls of each kind (artifact makers first), not counted; makes
+    sure verify/get_generation have an artifact. Raises SetupError if the service never answers."""
+    out = []
+    kinds = sorted({k.kind: k for k in scenario.mix.kinds}.values(), key=lambda k: k.kind not in MAKES_ARTIFACT)
+    if any(k.kind in NEEDS_ARTIFACT for k in kinds) and not any(k.kind in MAKES_ARTIFACT for k in kinds):
+        kinds.insert(0, KindSpec("image", 1.0, 60.0, {}))
+    needs_artifact = any(k.kind in NEEDS_ARTIFACT for k in kinds)
+    for spec in kinds:
+        for i in range(max(scenario.warmup_requests, int(needs_artifact and spec.kind in MAKES_ARTIFACT))):
+            started = time.monotonic()
+            try:
+                await call(spec, stubs, 1_000_000_000 + i, max(spec.deadline_s, 60.0), artifacts, metadata)
+                code = "OK"
+            except grpc.aio.AioRpcError as exc:
+                code = exc.code().name
+                log(f"warm-up {spec.kind}: {code} {exc.details()[:200]}")
+            except NoArtifact as exc:
+                code = "CLIENT_NO_ARTIFACT"
+                log(f"warm-up {spec.kind}: {exc}")
+            out.append({"kind": spec.kind, "code": code, "seconds": time.monotonic() - started})
+    if out and all(w["code"] == "UNAVAILABLE" for w in out):
+        raise SetupError("every warm-up request failed with UNAVAILABLE: is the service up?")
+    return out
+
+
+async def run_async(address: str, scenario: Scenario, progress_every_s: float = 5.0) -> RunResult:
+    metadata = (("application", scenario.application),) if scenario.application else ()
+    options = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
+    async with grpc.aio.insecure_channel(address, options=options) as channel:
+        try:
+            await asyncio.wait_for(channel.channel_ready(), timeout=30)
+        except asyncio.TimeoutError:
+            raise SetupError(f"could not connect to {address} within 30 s") from None
+        stubs = Stubs(channel)
+        artifacts = Artifacts()
+        warmup = await _warm_up(scenario, stubs, artifacts, metadata)
+
+        times = scenario.schedule.times()
+        kinds = scenario.mix.draw(len(times), scenario.schedule.seed)
+        loop = asyncio.get_running_loop()
+        t0 = loop.time() + START_LEAD_S
+        result = RunResult(scenario, address, time.time() + (t0 - loop.time()), len(times), warmup=warmup)
+        valve = asyncio.Semaphore(scenario.max_in_flight)
+        in_flight = 0
+
+        async def issue(n: int, spec: KindSpec, intended: float) -> None:
+            nonlocal in_flight
+            waited = valve.locked()
+            if waited:
+                result.valve_hits += 1
+            async with valve:
+                in_flight += 1
+                result.max_in_flight_seen = max(result.max_in_flight_seen, in_flight)
+                sent = loop.time() - t0
+                remaining = spec.deadline_s - (sent - intended)
+                first = None
+                try:
+                    if remaining <= 0:
+                        code, sent = "DEADLINE_EXCEEDED", None  # expired while waiting at the valve
+                    else:
+                        first = await call(spec, stubs, n, remaining, artifacts, metadata)
+                        code = "OK"
+                except grpc.aio.AioRpcError as exc:
+                    code = exc.code().name
+                except NoArtifact:
+                    code, sent = "CLIENT_NO_ARTIFACT", None
+                except Exception as exc:  # noqa: BLE001 - a harness bug must not stop the schedule
+                    code = "CLIENT_ERROR"
+                    log(f"request {n} ({spec.kind}): {type(exc).__name__}: {exc}")
+                finally:
+                    in_flight -= 1
+                done = loop.time() - t0
+                result.records.append(Record(n, spec.kind, intended, sent, done, code,
+                                             None if first is None else first - t0, waited))
+
+        tasks = []
+        next_progress = progress_every_s
+        for n, (intended, spec) in enumerate(zip(times, kinds)):
+            delay = t0 + intended - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(issue(n, spec, intended)))
+            if intended >= next_progress:
+                log(f"t={intended:6.1f} s  sent {n + 1}/{len(times)}  done {len(result.records)}  "
+                    f"in flight {in_flight}")
+                next_progress += progress_every_s
+        result.issue_seconds = loop.time() - t0
+        if tasks:
+            await asyncio.gather(*tasks)
+        result.wall_seconds = loop.time() - t0
+        result.records.sort(key=lambda r: r.n)
+        return result
+
+
+def run(address: str, scenario: Scenario) -> RunResult:
+    """Runs `scenario` against `address` (blocking) and returns every request's record."""
+    return asyncio.run(run_async(address, scenario))
