@@ -6,10 +6,21 @@ a deserializer into UNKNOWN with the exception's type in the details. Here a mes
 not parse (truncated bytes, wrong wire types, invalid UTF-8 in a string field) becomes a
 `MalformedRequest`, which travels to the Ingress like a request; the Ingress answers it with
 INVALID_ARGUMENT naming `request`. (Found by the fuzzer, loadtests/fuzz.)
+
+Server-streaming methods are also re-registered so that a client that cancels always cancels the
+request on the replica. Ray's proxy hands grpcio an async generator, and cancels the replica's
+request only when the cancellation lands while it awaits the replica's next message; a client
+that leaves while grpcio is writing a message to it leaves that generator parked at a `yield`,
+and the replica goes on to the end (a cancelled video held its generator for all its remaining
+steps; ray-project/ray#42665 describes the same gap). `_pumped` runs the proxy's generator in a
+task of its own that only ever waits on the replica, and writes from the handler; whatever the
+handler is doing when the client leaves, the task is cancelled where the proxy expects it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -28,6 +39,44 @@ class MalformedRequest:
     error: str
 
 
+_END = object()
+
+
+def _pumped(stream_handler: Callable) -> Callable:
+    """The reader/writer form of a server-streaming async-generator handler, in which the
+    generator runs in its own task, cancelled whenever the handler ends early."""
+
+    async def handle(request, context) -> None:
+        messages: asyncio.Queue = asyncio.Queue()  # unbounded: the pump never waits on the client
+
+        async def pump() -> None:
+            try:
+                async for message in stream_handler(request, context):
+                    messages.put_nowait(message)
+            finally:
+                messages.put_nowait(_END)
+
+        task = asyncio.ensure_future(pump())
+        try:
+            while (message := await messages.get()) is not _END:
+                await context.write(message)
+            await task  # raises what the generator raised
+        finally:
+            if not task.done():
+                task.cancel()  # lands in the proxy's wait on the replica, which cancels the request there
+                task.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+    handle.__name__ = getattr(stream_handler, "__name__", "stream")
+    return handle
+
+
+def _guarded(method: str, handler):
+    handler = _lenient(method, handler)
+    if handler.unary_stream is not None and inspect.isasyncgenfunction(handler.unary_stream):
+        handler = handler._replace(unary_stream=_pumped(handler.unary_stream))
+    return handler
+
+
 def _lenient(method: str, handler):
     parse = handler.request_deserializer
     if parse is None:
@@ -43,7 +92,8 @@ def _lenient(method: str, handler):
 
 
 class _LenientServer:
-    """Stands in for the server during registration; rewrites each method's deserializer."""
+    """Stands in for the server during registration; rewrites each method's deserializer, and
+    each server-streaming method's handler."""
 
     def __init__(self, server):
         self._server = server
@@ -52,12 +102,12 @@ class _LenientServer:
         for handler in handlers:
             method_handlers = getattr(handler, "_method_handlers", None)
             if method_handlers is not None:
-                handler._method_handlers = {m: _lenient(m, h) for m, h in method_handlers.items()}
+                handler._method_handlers = {m: _guarded(m, h) for m, h in method_handlers.items()}
         self._server.add_generic_rpc_handlers(handlers)
 
     def add_registered_method_handlers(self, service_name: str, method_handlers: dict) -> None:
         self._server.add_registered_method_handlers(
-            service_name, {m: _lenient(f"/{service_name}/{m}", h) for m, h in method_handlers.items()})
+            service_name, {m: _guarded(f"/{service_name}/{m}", h) for m, h in method_handlers.items()})
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._server, name)
@@ -68,7 +118,8 @@ def _wrap(add: Callable) -> Callable:
         add(servicer, _LenientServer(server))
 
     add_lenient.__name__ = add.__name__
-    add_lenient.__doc__ = f"{add.__module__}.{add.__name__}, with requests that fail to parse kept as MalformedRequest."
+    add_lenient.__doc__ = f"{add.__module__}.{add.__name__}, with requests that fail to parse kept as \
+MalformedRequest and server streams cancelled on the replica when the client leaves."
     return add_lenient
 
 

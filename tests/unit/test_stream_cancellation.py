@@ -1,0 +1,137 @@
+"""A client that cancels a server stream cancels the work behind it, wherever the handler is.
+
+Ray's gRPC proxy serves a stream with an async generator that cancels the replica's request only
+if the cancellation lands while it awaits the replica. These tests stand a real grpc.aio server on
+127.0.0.1 in front of a generator shaped like the proxy's (an await on "the replica", then a
+yield), and cancel the call while the server is blocked writing to a client that stopped reading:
+the case in which Ray's own handler leaves the replica running (a CI run lost 120 s to it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import grpc
+import pytest
+
+from genmedia.grpc_servicers import _guarded
+
+METHOD = "/test.Streams/Stream"
+MESSAGE = b"x" * (256 * 1024)  # a few of these fill the client's flow-control window
+
+
+class Replica:
+    """What the proxy's generator waits on; records how it was stopped."""
+
+    def __init__(self):
+        self.cancelled = threading.Event()
+        self.sent = 0
+
+    async def stream(self, request, context):
+        try:
+            while True:
+                await asyncio.sleep(0.01)  # the proxy awaiting the replica's next message
+                self.sent += 1
+                yield MESSAGE
+        except asyncio.CancelledError:
+            self.cancelled.set()  # where Ray's proxy calls response.cancel()
+            raise
+
+
+class Server:
+    """One grpc.aio server on its own loop and thread for the module (grpc.aio does not take
+    well to a fresh server per test on fresh loops: its shutdown can hang after a failed write).
+    Each test installs the stream it wants before calling."""
+
+    def __init__(self):
+        self.port = None
+        self.stream = None
+        self._ready = threading.Event()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_until_complete(self._serve())
+
+    async def _serve(self):
+        async def stream(request, context):
+            async for message in self.stream(request, context):
+                yield message
+
+        self._server = grpc.aio.server()
+        self._server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(
+            "test.Streams", {"Stream": _guarded(METHOD, grpc.unary_stream_rpc_method_handler(
+                stream, request_deserializer=lambda b: b, response_serializer=lambda b: b))})])
+        self.port = self._server.add_insecure_port("127.0.0.1:0")
+        await self._server.start()
+        self._ready.set()
+        await self._server.wait_for_termination()
+
+    def start(self):
+        self._thread.start()
+        assert self._ready.wait(10)
+
+    def stop(self):
+        asyncio.run_coroutine_threadsafe(self._server.stop(None), self._loop)
+        self._thread.join(5)  # a daemon thread: a shutdown that hangs in grpc does not hold up the run
+
+
+@pytest.fixture(scope="module")
+def server():
+    s = Server()
+    s.start()
+    yield s
+    s.stop()
+
+
+def _read_one_then_stall_then_cancel(port: int) -> None:
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        call = channel.unary_stream(METHOD)(b"go", timeout=30)
+        assert next(call) == MESSAGE
+        time.sleep(1.0)  # the server fills the window and blocks in its write
+        call.cancel()
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_cancel_while_the_server_writes_cancels_the_replica(server, attempt):
+    replica = Replica()
+    server.stream = replica.stream
+    _read_one_then_stall_then_cancel(server.port)
+    assert replica.cancelled.wait(5), "the cancelled stream kept its replica running"
+
+
+def test_guarded_stream_delivers_every_message_and_the_status(server):
+    async def stream(request, context):
+        for i in range(20):
+            await asyncio.sleep(0)
+            yield bytes([i]) * 100_000
+
+    server.stream = stream
+    with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        got = list(channel.unary_stream(METHOD)(b"go", timeout=30))
+    assert [m[0] for m in got] == list(range(20)) and all(len(m) == 100_000 for m in got)
+
+
+def test_guarded_stream_raises_what_the_generator_raises(server):
+    async def stream(request, context):
+        yield b"first"
+        raise RuntimeError("the proxy failed")
+
+    server.stream = stream
+    with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        call = channel.unary_stream(METHOD)(b"go", timeout=30)
+        assert next(call) == b"first"
+        with pytest.raises(grpc.RpcError) as err:
+            next(call)
+    assert err.value.code() == grpc.StatusCode.UNKNOWN and "RuntimeError" in err.value.details()
+
+
+def test_unary_methods_are_left_as_they_are():
+    async def unary(request, context):
+        return request
+
+    handler = grpc.unary_unary_rpc_method_handler(unary)
+    assert _guarded(METHOD, handler).unary_unary is unary
