@@ -33,6 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="genmedia", description="genmedia: generative media over gRPC")
     parser.add_argument("--address", default=os.environ.get("GENMEDIA_ADDRESS", DEFAULT_ADDRESS),
                         help="gRPC address of the service (default %(default)s)")
+    parser.add_argument("--api-key", default=None,
+                        help="API key sent as 'authorization: Bearer ...' (default: $GENMEDIA_API_KEY)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="start the service with a Serve config file")
@@ -89,7 +91,38 @@ def _parser() -> argparse.ArgumentParser:
     get = sub.add_parser("get", help="print a finished generation's result")
     get.add_argument("generation_id")
     sub.add_parser("health", help="exit 0 if the service reports SERVING")
+
+    keys = sub.add_parser("keys", help="manage API keys in a key file (docs/tenancy.md); no server needed")
+    keys.add_argument("--file", required=True, help="the key file the ingress reads (ingress.auth.api_keys_file)")
+    action = keys.add_subparsers(dest="action", required=True)
+    create = action.add_parser("create", help="add a key for a tenant and print it (shown once)")
+    create.add_argument("--tenant", required=True)
+    create.add_argument("--note", default="", help="what the key is for")
+    revoke = action.add_parser("revoke", help="remove a key by its id")
+    revoke.add_argument("id")
+    action.add_parser("list", help="list key ids, tenants and notes (never the keys)")
     return parser
+
+
+def _keys(args) -> int:
+    from genmedia.api_keys import create_key, read_key_file, revoke_key
+
+    if args.action == "create":
+        entry, key = create_key(Path(args.file), args.tenant, args.note)
+        print(f"key id {entry.id} for tenant {entry.tenant} (stored hashed; this is the only time it is shown):",
+              file=sys.stderr)
+        print(key)
+    elif args.action == "revoke":
+        try:
+            entry = revoke_key(Path(args.file), args.id)
+        except KeyError:
+            print(f"error: no key with id {args.id!r} in {args.file}", file=sys.stderr)
+            return 1
+        print(f"revoked key {entry.id} of tenant {entry.tenant}", file=sys.stderr)
+    else:
+        for entry in read_key_file(Path(args.file)):
+            print(f"{entry.id}\t{entry.tenant}\t{entry.created}\t{entry.note}")
+    return 0
 
 
 def _image_request(args) -> dict:
@@ -204,7 +237,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         command = serve_command(args.config)
         os.execv(command[0], command)
-    with GenmediaClient(args.address) as client:
+    if args.command == "keys":
+        return _keys(args)
+    with GenmediaClient(args.address, api_key=args.api_key) as client:
         try:
             if args.command == "generate":
                 return _generate(client, args)

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Iterator
 
 import grpc
@@ -19,15 +20,66 @@ from genmedia.v1 import safety_pb2 as spb
 from genmedia.v1 import safety_pb2_grpc as spb_grpc
 
 DEFAULT_ADDRESS = "127.0.0.1:9000"
+API_KEY_ENV = "GENMEDIA_API_KEY"
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 
 
+def auth_metadata(api_key: str | None = None) -> tuple[tuple[str, str], ...]:
+    """The `authorization` metadata for `api_key` (default: $GENMEDIA_API_KEY); empty without one."""
+    api_key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
+    return (("authorization", f"Bearer {api_key}"),) if api_key else ()
+
+
+def _with(details, metadata: tuple):
+    return details._replace(metadata=tuple(details.metadata or ()) + metadata)
+
+
+class MetadataInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
+    """Adds fixed metadata (the API key) to every call on a channel, stubs made from it included."""
+
+    def __init__(self, metadata: tuple):
+        self.metadata = metadata
+
+    def intercept_unary_unary(self, continuation, client_call_details, request):
+        return continuation(_with(client_call_details, self.metadata), request)
+
+    def intercept_unary_stream(self, continuation, client_call_details, request):
+        return continuation(_with(client_call_details, self.metadata), request)
+
+
+class _AioUnaryMetadata(grpc.aio.UnaryUnaryClientInterceptor):
+    def __init__(self, metadata: tuple):
+        self.metadata = metadata
+
+    async def intercept_unary_unary(self, continuation, client_call_details, request):
+        return await continuation(_with(client_call_details, self.metadata), request)
+
+
+class _AioStreamMetadata(grpc.aio.UnaryStreamClientInterceptor):
+    def __init__(self, metadata: tuple):
+        self.metadata = metadata
+
+    async def intercept_unary_stream(self, continuation, client_call_details, request):
+        return await continuation(_with(client_call_details, self.metadata), request)
+
+
+def aio_metadata_interceptors(metadata: tuple) -> list:
+    """Interceptors adding `metadata` to every unary and server-streaming call of a grpc.aio
+    channel (grpc.aio files an interceptor under one kind only, hence two)."""
+    return [_AioUnaryMetadata(metadata), _AioStreamMetadata(metadata)]
+
+
 class GenmediaClient:
-    def __init__(self, address: str = DEFAULT_ADDRESS, *, application: str | None = None):
-        self.channel = grpc.insecure_channel(
+    def __init__(self, address: str = DEFAULT_ADDRESS, *, application: str | None = None,
+                 api_key: str | None = None):
+        """`api_key`: sent as `authorization: Bearer <key>` (default: $GENMEDIA_API_KEY; a server
+        without a key file ignores it)."""
+        self._raw_channel = grpc.insecure_channel(
             address,
             options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)],
         )
+        # The key rides on the channel, so stubs built on `client.channel` carry it too.
+        self.channel = grpc.intercept_channel(self._raw_channel, MetadataInterceptor(auth_metadata(api_key)))
         self.generation = pb_grpc.GenerationServiceStub(self.channel)
         self.health = health_pb2_grpc.HealthStub(self.channel)
         self.safety = spb_grpc.SafetyServiceStub(self.channel)
@@ -41,7 +93,7 @@ class GenmediaClient:
         self.close()
 
     def close(self) -> None:
-        self.channel.close()
+        self._raw_channel.close()
 
     def generate_image(self, timeout: float | None = None, **fields) -> pb.GenerationResult:
         return self.generation.GenerateImage(pb.ImageRequest(**fields), timeout=timeout, metadata=self.metadata)

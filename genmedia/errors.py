@@ -54,14 +54,16 @@ class Unauthenticated(GenMediaError):
 
 
 class ResourceExhausted(GenMediaError):
-    """Overload or quota; ``retry_after_s`` is the advice to the client."""
+    """Overload or quota; ``retry_after_s`` is the advice to the client, ``reason`` which limit
+    (``rate``, ``concurrency``, ``capacity``)."""
 
-    def __init__(self, message: str, retry_after_s: float = 1.0):
+    def __init__(self, message: str, retry_after_s: float = 1.0, reason: str = "capacity"):
         super().__init__(message)
         self.retry_after_s = retry_after_s
+        self.reason = reason
 
     def __reduce__(self):
-        return (self.__class__, (self.message, self.retry_after_s))
+        return (self.__class__, (self.message, self.retry_after_s, self.reason))
 
 
 class DeadlineExceeded(GenMediaError):

@@ -145,8 +145,50 @@ class AudioGeneratorSettings(DeploymentSettings):
     next token when the caller goes away)."""
 
 
+class AuthSettings(_Strict):
+    """Who is calling. Without a key file every call is the ingress's `tenant` (the embedded default)."""
+
+    api_keys_file: Path | None = Field(
+        default=None, description="YAML file of hashed API keys (genmedia keys create); re-read when it changes. "
+                                  "Unset: authentication off, every call is `ingress.tenant`.")
+    reload_s: float = Field(default=5.0, gt=0, description="How often the key file is checked for changes.")
+
+    @model_validator(mode="after")
+    def _resolve(self) -> "AuthSettings":
+        if self.api_keys_file is not None:
+            self.api_keys_file = self.api_keys_file.expanduser().resolve()
+        return self
+
+
+class TenantQuota(_Strict):
+    """One tenant's limits, for all ingress replicas together."""
+
+    requests_per_s: float = Field(default=20.0, gt=0, description="Sustained calls a second (token bucket rate).")
+    burst: int = Field(default=40, ge=1, description="Calls allowed at once above the rate (bucket size).")
+    max_concurrent_generations: int = Field(default=8, ge=1, description="Generations running at once.")
+
+
+class QuotaSettings(_Strict):
+    """Per-tenant quotas; over quota is RESOURCE_EXHAUSTED with `retry-after-ms` trailing metadata."""
+
+    enabled: bool = Field(default=True, description="Enforce the quotas.")
+    default: TenantQuota = Field(default_factory=TenantQuota, description="Quota of a tenant not listed.")
+    tenants: dict[str, TenantQuota] = Field(default_factory=dict, description="Quotas per tenant.")
+    concurrency_retry_after_s: float = Field(
+        default=1.0, gt=0, description="Retry advice when a tenant is at its concurrent-generation limit.")
+    scope: str = Field(
+        default="cluster", pattern="^(cluster|replica)$",
+        description="cluster: one QuotaLedger actor holds every tenant's counters for all ingress replicas "
+                    "(quotas hold however the ingress scales); replica: each ingress replica counts alone "
+                    "(exact with one replica; no actor call per request).")
+    lease_ttl_s: float = Field(
+        default=3600.0, gt=0, description="A generation slot whose ingress replica died is freed after this long.")
+
+
 class IngressSettings(DeploymentSettings):
-    tenant: str = Field(default="local", description="Tenant of every request until authentication lands.")
+    tenant: str = Field(default="local", description="Tenant of every call when authentication is off.")
+    auth: AuthSettings = Field(default_factory=AuthSettings, description="API keys.")
+    quotas: QuotaSettings = Field(default_factory=QuotaSettings, description="Per-tenant rate and concurrency.")
     warmup: bool = Field(default=True, description="Run one generation per model before reporting SERVING.")
     encode_threads: int = Field(default=2, ge=1, description="Threads encoding and storing images.")
 

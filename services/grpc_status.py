@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 
 import grpc
 from ray.exceptions import RayActorError, TaskCancelledError
@@ -63,11 +64,29 @@ def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str]:
 MAX_DETAILS_CHARS = 1024
 
 
+# Trailing metadata of every RESOURCE_EXHAUSTED: milliseconds after which a retry should be admitted.
+RETRY_AFTER_KEY = "retry-after-ms"
+
+
+def retry_after_s(exc: BaseException) -> float | None:
+    """The retry advice for an overload error, None for any other error."""
+    known = _genmedia_cause(exc)
+    if isinstance(known, errors.ResourceExhausted):
+        return known.retry_after_s
+    if isinstance(exc, BackPressureError):
+        return 1.0
+    return None
+
+
 def set_status(grpc_context, exc: BaseException) -> tuple[grpc.StatusCode, str]:
-    """Maps `exc` and sets the code and details on the call's context; returns them."""
+    """Maps `exc` and sets the code, the details and (for overload) `retry-after-ms` on the call's
+    context; returns the code and details."""
     code, message = status_for(exc)
     if len(message) > MAX_DETAILS_CHARS:
         message = message[:MAX_DETAILS_CHARS - 1] + "…"
     grpc_context.set_code(code)
     grpc_context.set_details(message)
+    retry = retry_after_s(exc)
+    if retry is not None:
+        grpc_context.set_trailing_metadata([(RETRY_AFTER_KEY, str(max(1, math.ceil(retry * 1000))))])
     return code, message

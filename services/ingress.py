@@ -22,13 +22,14 @@ from engines.params import MAX_SEED, RawImageFields, resolve_image_params
 from engines.registry import ModelInfo
 from engines.step_batching import StepEvent
 from engines.video_params import resolve_video_params
-from genmedia.errors import InvalidArgument, NotFound, Unavailable
+from genmedia.errors import InvalidArgument, NotFound, ResourceExhausted, Unauthenticated, Unavailable
 from genmedia.grpc_servicers import MalformedRequest
 from provenance.audio_watermark import MIN_DURATION_S as AUDIO_MARK_MIN_S
 from genmedia.v1 import generation_pb2 as pb
 from genmedia.v1 import provenance_pb2 as ppb
 from genmedia.v1 import safety_pb2 as spb
 from services import convert
+from services.admission import Admission, Admitted
 from services.config import AppConfig
 from services.grpc_status import set_status
 from services.idempotency import IdempotencyGuard
@@ -59,8 +60,9 @@ class Ingress:
     def __init__(self, config: AppConfig, safety, text_encoder, denoiser, vae_decoder, provenance,
                  video_generator=None, audio_generator=None):
         self.config = config
-        self.tenant = config.ingress.tenant
+        self.tenant = config.ingress.tenant  # the warm-up's tenant
         self.metrics = Metrics()
+        self.admission = Admission(config.ingress, self.metrics)
         self.store = MeteredStore(open_store(config.storage), config.storage.backend, self.metrics)
         self.safety = safety
         self.provenance = provenance
@@ -185,10 +187,12 @@ class Ingress:
 
     async def _unary(self, method: str, kind: str, request, grpc_context) -> pb.GenerationResult:
         call = self.metrics.rpc(method)
+        admitted = None
         try:
+            admitted = await self._admit(grpc_context, generation=True)
             result = None
-            async for event in self._generate(kind, request, stream_steps=False):  # to the end: the claim must close
-                if isinstance(event, pb.GenerationResult):
+            async for event in self._generate(admitted.caller.tenant, kind, request, stream_steps=False):
+                if isinstance(event, pb.GenerationResult):  # read to the end: the claim must close
                     result = event
             if result is None:
                 raise RuntimeError("generation ended without a result")
@@ -199,13 +203,16 @@ class Ingress:
                 raise
             return pb.GenerationResult()
         finally:
+            await self._release(admitted)
             call.finish()
 
     async def _stream(self, method: str, kind: str, request, grpc_context) -> AsyncIterator[pb.GenerationEvent]:
         generation_id = ""
         call = self.metrics.rpc(method)
+        admitted = None
         try:
-            async for event in self._generate(kind, request):
+            admitted = await self._admit(grpc_context, generation=True)
+            async for event in self._generate(admitted.caller.tenant, kind, request):
                 if isinstance(event, str):
                     generation_id = event
                     continue
@@ -219,14 +226,16 @@ class Ingress:
                 error=pb.GenerationEvent.Error(code=code.value[0], message=message),
             )
         finally:
+            await self._release(admitted)
             call.finish()
 
     async def GetGeneration(self, request: pb.GetGenerationRequest, grpc_context=None) -> pb.GenerationResult:
         call = self.metrics.rpc("GetGeneration")
         try:
+            tenant = (await self._admit(grpc_context, generation=False)).caller.tenant
             _check_parsed(request)
             loop = asyncio.get_running_loop()
-            record = await loop.run_in_executor(None, load_manifest, self.store, self.tenant, request.generation_id)
+            record = await loop.run_in_executor(None, load_manifest, self.store, tenant, request.generation_id)
             urls = await loop.run_in_executor(None, self.generation.presigned_urls, record)
             return convert.result_to_proto(record, urls=urls)
         except Exception as exc:  # noqa: BLE001
@@ -239,10 +248,11 @@ class Ingress:
     async def ClassifyPrompt(self, request: spb.ClassifyPromptRequest, grpc_context=None) -> spb.SafetyVerdict:
         call = self.metrics.rpc("ClassifyPrompt")
         try:
+            tenant = (await self._admit(grpc_context, generation=False)).caller.tenant
             _check_parsed(request)
             if not request.prompt.strip():
                 raise InvalidArgument("prompt", "required: a non-empty prompt")
-            verdict = await self.safety.check_prompt.remote(self.tenant, request.prompt)
+            verdict = await self.safety.check_prompt.remote(tenant, request.prompt)
             return convert.verdict_to_proto(verdict)
         except Exception as exc:  # noqa: BLE001
             self._fail(call, grpc_context, exc)
@@ -253,8 +263,9 @@ class Ingress:
     async def ClassifyImage(self, request: spb.ClassifyImageRequest, grpc_context=None) -> spb.SafetyVerdict:
         call = self.metrics.rpc("ClassifyImage")
         try:
+            tenant = (await self._admit(grpc_context, generation=False)).caller.tenant
             _check_parsed(request)
-            verdict = await self.safety.classify_image_bytes.remote(self.tenant, request.image)
+            verdict = await self.safety.classify_image_bytes.remote(tenant, request.image)
             return convert.verdict_to_proto(verdict)
         except Exception as exc:  # noqa: BLE001
             self._fail(call, grpc_context, exc)
@@ -266,17 +277,18 @@ class Ingress:
     async def Verify(self, request: ppb.VerifyRequest, grpc_context=None) -> ppb.VerifyResult:
         call = self.metrics.rpc("Verify")
         try:
+            tenant = (await self._admit(grpc_context, generation=False)).caller.tenant
             _check_parsed(request)
             source = request.WhichOneof("source")
             if source is None:
                 raise InvalidArgument("source", "set exactly one of data (image bytes) and uri")
             if source == "uri":
                 loop = asyncio.get_running_loop()
-                data = await loop.run_in_executor(None, self._tenant_artifact, request.uri)
+                data = await loop.run_in_executor(None, self._tenant_artifact, tenant, request.uri)
             else:
                 data = request.data
             report = await self.provenance.verify.remote(data)
-            return convert.verify_to_proto(report, self.tenant)
+            return convert.verify_to_proto(report, tenant)
         except Exception as exc:  # noqa: BLE001
             self._fail(call, grpc_context, exc)
             return ppb.VerifyResult()
@@ -286,15 +298,34 @@ class Ingress:
     async def GetRecord(self, request: ppb.GetRecordRequest, grpc_context=None) -> ppb.ProvenanceRecord:
         call = self.metrics.rpc("GetRecord")
         try:
+            tenant = (await self._admit(grpc_context, generation=False)).caller.tenant
             _check_parsed(request)
             generation_time(request.generation_id)  # INVALID_ARGUMENT for anything but our UUIDs
             record = await self.provenance.get_record.remote(request.generation_id)
-            return convert.provenance_record_to_proto(record, self.tenant)
+            return convert.provenance_record_to_proto(record, tenant)
         except Exception as exc:  # noqa: BLE001
             self._fail(call, grpc_context, exc)
             return ppb.ProvenanceRecord()
         finally:
             call.finish()
+
+    async def _admit(self, grpc_context, generation: bool) -> Admitted:
+        """Authenticates the call and takes its quota (services/admission.py); counts refusals."""
+        metadata = grpc_context.invocation_metadata() if grpc_context is not None else ()
+        try:
+            caller = self.admission.authenticate(metadata)
+        except Unauthenticated:
+            self.metrics.admission_rejections.inc(tags={"reason": "unauthenticated", "tenant": ""})
+            raise
+        try:
+            return await self.admission.take(caller, generation)
+        except ResourceExhausted as over:
+            self.metrics.admission_rejections.inc(tags={"reason": over.reason, "tenant": caller.tenant})
+            raise
+
+    async def _release(self, admitted: Admitted | None) -> None:
+        if admitted is not None:
+            await asyncio.shield(self.admission.release(admitted))
 
     @staticmethod
     def _fail(call: RpcCall, grpc_context, exc: BaseException) -> tuple[grpc.StatusCode, str]:
@@ -303,16 +334,16 @@ class Ingress:
         call.code = code.name
         return code, message
 
-    def _tenant_artifact(self, uri: str) -> bytes:
+    def _tenant_artifact(self, tenant: str, uri: str) -> bytes:
         """The bytes of one of the caller's artifacts. INVALID_ARGUMENT for a URI not of this store;
         NOT_FOUND for a missing artifact or another tenant's."""
         key = self.store.key_for_uri(uri)
-        if not key.startswith(f"{self.tenant}/"):
+        if not key.startswith(f"{tenant}/"):
             raise NotFound(f"uri: no artifact {uri!r:.200} for this tenant")
         return self.store.get(key)
 
     # --- the shared path -------------------------------------------------------------------
-    async def _job(self, kind: str, request, stream_steps: bool):
+    async def _job(self, tenant: str, kind: str, request, stream_steps: bool):
         """Validates a request into its job and the runner that executes it. Raises InvalidArgument."""
         _check_parsed(request)
         seed = random.SystemRandom().randint(0, MAX_SEED)
@@ -321,14 +352,14 @@ class Ingress:
             fmt = convert.image_format(request)
             info = await self._model_info(raw.model)
             params = resolve_image_params(raw, info, seed_if_unset=seed)
-            job = ImageJob(new_generation_id(), self.tenant, params, info.version, fmt, request.return_bytes,
+            job = ImageJob(new_generation_id(), tenant, params, info.version, fmt, request.return_bytes,
                            request.preview, stream_steps)
             return job, self.generation.run
         if kind == "video":
             raw = convert.raw_video_fields(request)
             info = await self._model_info(raw.model, "video")
             params = resolve_video_params(raw, info, seed_if_unset=seed)
-            job = VideoJob(new_generation_id(), self.tenant, params, info.model.version, request.return_bytes,
+            job = VideoJob(new_generation_id(), tenant, params, info.model.version, request.return_bytes,
                            self._model_classes[params.model])
             return job, self.media.run_video
         raw = convert.raw_audio_fields(request)
@@ -340,20 +371,20 @@ class Ingress:
         if params.duration_s < AUDIO_MARK_MIN_S:  # every clip is watermarked: fail before generating
             raise InvalidArgument("duration_s", f"is {params.duration_s:g} s; the audio watermark needs clips of "
                                                 f"at least {AUDIO_MARK_MIN_S:g} s")
-        job = AudioJob(new_generation_id(), self.tenant, params, fmt, info.version, request.return_bytes,
+        job = AudioJob(new_generation_id(), tenant, params, fmt, info.version, request.return_bytes,
                        self._model_classes[params.model])
         return job, self.media.run_audio
 
-    async def _generate(self, kind: str, request, stream_steps: bool = True) -> AsyncIterator:
+    async def _generate(self, tenant: str, kind: str, request, stream_steps: bool = True) -> AsyncIterator:
         """Yields the generation id (str), internal events, and finally a GenerationResult."""
         _check_parsed(request)
         key = convert.idempotency_key(request)
-        job, run = await self._job(kind, request, stream_steps)
+        job, run = await self._job(tenant, kind, request, stream_steps)
         result: pb.GenerationResult | None = None
-        async with self.idempotency.claim(self.tenant, key) as claim:
+        async with self.idempotency.claim(tenant, key) as claim:
             if claim.existing_id is not None:
                 record = await asyncio.get_running_loop().run_in_executor(
-                    None, load_manifest, self.store, self.tenant, claim.existing_id)
+                    None, load_manifest, self.store, tenant, claim.existing_id)
                 yield record.generation_id
                 result = self._result(record, {})
             else:

@@ -126,6 +126,19 @@ class Metrics:
                        tag_keys=("model",))
 
     @functools.cached_property
+    def admission_rejections(self) -> Counter:
+        return Counter("genmedia_admission_rejections_total",
+                       description="Calls turned away at the ingress before any work, by reason "
+                                   "(unauthenticated, rate, concurrency) and tenant ('' when unauthenticated).",
+                       tag_keys=("reason", "tenant"))
+
+    @functools.cached_property
+    def quota_ledger_failures(self) -> Counter:
+        return Counter("genmedia_quota_ledger_failures_total",
+                       description="Calls admitted without a quota check because the QuotaLedger actor could "
+                                   "not be reached (quotas fail open; authentication never does).")
+
+    @functools.cached_property
     def pending_generations(self) -> Gauge:
         return Gauge("genmedia_generations_in_flight",
                      description="Generations admitted by this ingress replica and not yet finished.")

@@ -12,6 +12,7 @@ from typing import Callable
 
 import grpc
 
+from genmedia.client import aio_metadata_interceptors, auth_metadata
 from genmedia.v1 import generation_pb2 as pb
 from loadtests.fuzz.oracle import Outcome, describe, judge, parse_failure
 from loadtests.fuzz.rpcs import RPCS
@@ -163,7 +164,8 @@ async def run(address: str, next_case: Callable[[], Case], count: int, concurren
     """Sends `count` cases (or as many as fit in `max_seconds`) with `concurrency` in flight."""
     tally = Tally()
     deadline = None if max_seconds is None else time.monotonic() + max_seconds
-    async with grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS) as channel:
+    interceptors = aio_metadata_interceptors(auth_metadata())  # the API key in $GENMEDIA_API_KEY, if any
+    async with grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS, interceptors=interceptors) as channel:
         await channel.channel_ready()
         issued = 0
         last_log = time.monotonic()

@@ -22,7 +22,7 @@ from typing import Any
 
 import grpc
 
-from genmedia.client import MAX_MESSAGE_BYTES
+from genmedia.client import MAX_MESSAGE_BYTES, aio_metadata_interceptors, auth_metadata
 from loadtests.common import log
 from loadtests.harness.workload import MAKES_ARTIFACT, NEEDS_ARTIFACT, Artifacts, KindSpec, NoArtifact, Scenario, \
     Stubs, call
@@ -93,7 +93,8 @@ async def _warm_up(scenario: Scenario, stubs: Stubs, artifacts: Artifacts, metad
 async def run_async(address: str, scenario: Scenario, progress_every_s: float = 5.0) -> RunResult:
     metadata = (("application", scenario.application),) if scenario.application else ()
     options = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
-    async with grpc.aio.insecure_channel(address, options=options) as channel:
+    interceptors = aio_metadata_interceptors(auth_metadata())  # the API key in $GENMEDIA_API_KEY, if any
+    async with grpc.aio.insecure_channel(address, options=options, interceptors=interceptors) as channel:
         try:
             await asyncio.wait_for(channel.channel_ready(), timeout=30)
         except asyncio.TimeoutError:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from genmedia.client import GenmediaClient
+from genmedia.client import API_KEY_ENV, GenmediaClient
 from storage import S3ArtifactStore
 from tests.fixtures.s3_server import S3Server, free_port, s3_server  # noqa: F401
 from tests.service_process import REPO, serve_config, start_service
@@ -14,6 +15,15 @@ from tests.service_process import REPO, serve_config, start_service
 TINY_MODELS = ("tiny-sd", "tiny-sdxl", "tiny-sd3", "tiny-flux")
 VIDEO_MODELS = ("tiny-t2v", "tiny-animatediff")
 BUCKET = "genmedia-test"
+
+
+# Tenants of the test service (tests/integration/test_tenancy.py). Every test client speaks as
+# "local" (its key is put in $GENMEDIA_API_KEY, which GenmediaClient, the harness and the fuzzer
+# read); "other" proves isolation; "tight" runs out of its rate, "single" of its one generation slot.
+TENANTS = ("local", "other", "tight", "single")
+GENEROUS = {"requests_per_s": 1000.0, "burst": 1000, "max_concurrent_generations": 64}
+QUOTAS = {"tight": {"requests_per_s": 0.2, "burst": 3, "max_concurrent_generations": 1},
+          "single": {"requests_per_s": 1000.0, "burst": 1000, "max_concurrent_generations": 1}}
 
 
 def app_args(s3: S3Server, workdir: Path) -> dict:
@@ -29,7 +39,9 @@ def app_args(s3: S3Server, workdir: Path) -> dict:
         "cache_dir": str(REPO / "var" / "cache"),
         "storage": {"backend": "s3", "s3_bucket": BUCKET, "s3_prefix": "artifacts", "s3_endpoint_url": s3.endpoint_url,
                     "s3_region": s3.region, "presign_expires_s": 600},
-        "ingress": {**small, "max_ongoing_requests": 64},
+        "ingress": {**small, "max_ongoing_requests": 64,
+                    "auth": {"api_keys_file": str(workdir / "api-keys.yaml"), "reload_s": 0.5},
+                    "quotas": {"default": GENEROUS, "tenants": QUOTAS, "concurrency_retry_after_s": 2.0}},
         "text_encoder": small,
         "denoiser": {**small, "torch_threads": 2, "max_batch_images": 8},
         "vae_decoder": small,
@@ -56,8 +68,17 @@ def service_workdir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def service(s3_server: S3Server, s3_store, service_workdir):  # noqa: F811
+def api_keys(service_workdir) -> dict[str, str]:
+    """tenant -> API key, written (hashed) to the key file the service reads."""
+    from genmedia.api_keys import create_key
+
+    return {t: create_key(service_workdir / "api-keys.yaml", t, note="test")[1] for t in TENANTS}
+
+
+@pytest.fixture(scope="session")
+def service(s3_server: S3Server, s3_store, service_workdir, api_keys):  # noqa: F811
     workdir = service_workdir
+    os.environ[API_KEY_ENV] = api_keys["local"]
     config = serve_config(app_args(s3_server, workdir), grpc_port=free_port(), http_port=free_port())
     env = {"AWS_ACCESS_KEY_ID": s3_server.access_key_id, "AWS_SECRET_ACCESS_KEY": s3_server.secret_access_key,
            "AWS_DEFAULT_REGION": s3_server.region, "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}

@@ -41,8 +41,10 @@ PHASES = tuple(Phase) if os.environ.get("GENMEDIA_FUZZ_SHRINK") else (Phase.expl
 
 @pytest.fixture(scope="module")
 def channel(service):
+    from genmedia.client import MetadataInterceptor, auth_metadata
+
     with grpc.insecure_channel(service.address, options=CHANNEL_OPTIONS) as ch:
-        yield ch
+        yield grpc.intercept_channel(ch, MetadataInterceptor(auth_metadata()))
 
 
 def test_bounded_fuzz_run_has_no_violations_and_no_restarts(service):

@@ -44,9 +44,10 @@ def test_health_and_reflection_with_grpcurl(service):
     assert "idempotency_key" in described
 
 
-def test_grpcurl_generate_image(service):
+def test_grpcurl_generate_image(service, api_keys):
     out = subprocess.run(
-        [GRPCURL, "-plaintext", "-d", '{"prompt": "a lighthouse at dusk", "seed": 3}', service.address,
+        [GRPCURL, "-plaintext", "-H", f"authorization: Bearer {api_keys['local']}",
+         "-d", '{"prompt": "a lighthouse at dusk", "seed": 3}', service.address,
          "genmedia.v1.GenerationService/GenerateImage"],
         capture_output=True, text=True, timeout=60, check=True).stdout
     assert '"generation_id"' in out and "s3://" in out

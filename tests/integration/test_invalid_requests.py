@@ -72,7 +72,10 @@ def test_service_still_healthy_after_bad_input(client):
 def test_bytes_that_are_not_a_message_are_invalid_argument_naming_the_request(service, method, data):
     import grpc as _grpc
 
-    with _grpc.insecure_channel(service.address) as channel:
+    from genmedia.client import MetadataInterceptor, auth_metadata
+
+    with _grpc.insecure_channel(service.address) as raw:
+        channel = _grpc.intercept_channel(raw, MetadataInterceptor(auth_metadata()))
         call = channel.unary_unary(method, request_serializer=None, response_deserializer=None)
         with pytest.raises(_grpc.RpcError) as err:
             call(data, timeout=30)

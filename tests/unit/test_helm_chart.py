@@ -252,6 +252,17 @@ def test_secret_names_come_from_values():
         assert c2pa["secret"]["secretName"] == "prod-c2pa"
 
 
+def test_api_key_file_is_mounted_as_a_directory_where_the_ingress_reads_it(default_docs, production_docs):
+    for _, template, container in containers(one(default_docs, "RayService")):
+        assert not [v for v in template["spec"]["volumes"] if v["name"] == "api-keys"]  # auth off by default
+    keys_file = _serve_config(production_docs)["applications"][0]["args"]["ingress"]["auth"]["api_keys_file"]
+    for _, template, container in containers(one(production_docs, "RayService")):
+        [volume] = [v for v in template["spec"]["volumes"] if v["name"] == "api-keys"]
+        [mount] = [m for m in container["volumeMounts"] if m["name"] == "api-keys"]
+        assert volume["secret"]["secretName"] == "genmedia-api-keys" and "subPath" not in mount  # live updates
+        assert keys_file == f"{mount['mountPath']}/{volume['secret']['items'][0]['path']}"
+
+
 def test_production_identity_and_s3_env(production_docs):
     sa = one(production_docs, "ServiceAccount")
     assert sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].startswith("arn:aws:iam::")

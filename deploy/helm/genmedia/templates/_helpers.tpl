@@ -120,6 +120,14 @@ variables are file paths into the mounted C2PA Secret (provenance/keys.py reads 
       {{- if $c2pa.keys.trustAnchors }}
       - {key: {{ $c2pa.keys.trustAnchors | quote }}, path: {{ $c2pa.keys.trustAnchors | quote }}}
       {{- end }}
+{{- with .Values.secrets.apiKeys }}{{ if .existingSecret }}
+- name: api-keys
+  secret:
+    secretName: {{ .existingSecret | quote }}
+    defaultMode: 0440
+    items:
+      - {key: {{ .key | quote }}, path: {{ .key | quote }}}
+{{- end }}{{ end }}
 {{- with .Values.extraVolumes }}
 {{ toYaml . }}
 {{- end }}
@@ -131,6 +139,11 @@ variables are file paths into the mounted C2PA Secret (provenance/keys.py reads 
 - name: c2pa
   mountPath: {{ .Values.secrets.c2pa.mountPath }}
   readOnly: true
+{{- with .Values.secrets.apiKeys }}{{ if .existingSecret }}
+- name: api-keys
+  mountPath: {{ .mountPath }}
+  readOnly: true
+{{- end }}{{ end }}
 {{- with .Values.extraVolumeMounts }}
 {{ toYaml . }}
 {{- end }}
