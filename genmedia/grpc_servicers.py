@@ -15,12 +15,17 @@ and the replica goes on to the end (a cancelled video held its generator for all
 steps; ray-project/ray#42665 describes the same gap). `_pumped` runs the proxy's generator in a
 task of its own that only ever waits on the replica, and writes from the handler; whatever the
 handler is doing when the client leaves, the task is cancelled where the proxy expects it.
+
+Every method also sees the client's deadline: Ray's proxy does not pass `grpc-timeout` on to the
+replica, so the handlers here add it to the call's metadata as `genmedia-deadline` (absolute Unix
+seconds; one a client sends itself is dropped). services/deadlines.py uses it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
+import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -40,6 +45,34 @@ class MalformedRequest:
 
 
 _END = object()
+DEADLINE_KEY = "genmedia-deadline"
+NO_DEADLINE_S = 10 * 365 * 24 * 3600.0  # grpc reports "no deadline" as a time ~forever away
+
+
+class _DeadlineContext:
+    """The proxy's servicer context, with the client's deadline added to the invocation metadata."""
+
+    def __init__(self, context):
+        self._context = context
+        remaining = context.time_remaining()
+        self._deadline = () if remaining is None or remaining > NO_DEADLINE_S else \
+            ((DEADLINE_KEY, f"{time.time() + remaining:.3f}"),)
+
+    def invocation_metadata(self):
+        own = tuple(m for m in (self._context.invocation_metadata() or ()) if m[0] != DEADLINE_KEY)
+        return own + self._deadline
+
+    def __getattr__(self, name: str):
+        return getattr(self._context, name)
+
+
+def _with_deadline_unary(handler: Callable) -> Callable:
+    async def handle(request, context):
+        return await handler(request, _DeadlineContext(context))
+
+    handle.__name__ = getattr(handler, "__name__", "unary")
+    handle._genmedia_guard = True
+    return handle
 
 
 def _pumped(stream_handler: Callable) -> Callable:
@@ -51,7 +84,7 @@ def _pumped(stream_handler: Callable) -> Callable:
 
         async def pump() -> None:
             try:
-                async for message in stream_handler(request, context):
+                async for message in stream_handler(request, _DeadlineContext(context)):
                     messages.put_nowait(message)
             finally:
                 messages.put_nowait(_END)
@@ -67,13 +100,23 @@ def _pumped(stream_handler: Callable) -> Callable:
                 task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
     handle.__name__ = getattr(stream_handler, "__name__", "stream")
+    handle._genmedia_guard = True
     return handle
 
 
 def _guarded(method: str, handler):
-    handler = _lenient(method, handler)
-    if handler.unary_stream is not None and inspect.isasyncgenfunction(handler.unary_stream):
-        handler = handler._replace(unary_stream=_pumped(handler.unary_stream))
+    """`_lenient` and `_at_run_time` together (for a server that keeps the handlers as given)."""
+    return _at_run_time(_lenient(method, handler))
+
+
+def _at_run_time(handler):
+    """The handler functions wrapped: streams pumped (cancellation), every call given its deadline.
+    Idempotent: a function already wrapped is left alone."""
+    stream, unary = handler.unary_stream, handler.unary_unary
+    if stream is not None and inspect.isasyncgenfunction(stream) and not hasattr(stream, "_genmedia_guard"):
+        handler = handler._replace(unary_stream=_pumped(stream))
+    if unary is not None and inspect.iscoroutinefunction(unary) and not hasattr(unary, "_genmedia_guard"):
+        handler = handler._replace(unary_unary=_with_deadline_unary(unary))
     return handler
 
 
@@ -92,8 +135,12 @@ def _lenient(method: str, handler):
 
 
 class _LenientServer:
-    """Stands in for the server during registration; rewrites each method's deserializer, and
-    each server-streaming method's handler."""
+    """Stands in for the server during registration. Request deserializers are made lenient before
+    the server sees the handlers (Ray's server keeps them). Ray's server then swaps every handler
+    function for its proxy's own, so the run-time guards are applied to what it registered: the
+    generic handlers are patched in place after it (grpc looks their table up on every call), and
+    the registered-method handlers are overridden here the way Ray does and registered with the
+    base grpc.aio server directly."""
 
     def __init__(self, server):
         self._server = server
@@ -102,12 +149,24 @@ class _LenientServer:
         for handler in handlers:
             method_handlers = getattr(handler, "_method_handlers", None)
             if method_handlers is not None:
-                handler._method_handlers = {m: _guarded(m, h) for m, h in method_handlers.items()}
+                handler._method_handlers = {m: _lenient(m, h) for m, h in method_handlers.items()}
         self._server.add_generic_rpc_handlers(handlers)
+        for handler in handlers:
+            method_handlers = getattr(handler, "_method_handlers", None)
+            if method_handlers is not None:
+                handler._method_handlers = {m: _at_run_time(h) for m, h in method_handlers.items()}
 
     def add_registered_method_handlers(self, service_name: str, method_handlers: dict) -> None:
-        self._server.add_registered_method_handlers(
-            service_name, {m: _guarded(f"/{service_name}/{m}", h) for m, h in method_handlers.items()})
+        lenient = {m: _lenient(f"/{service_name}/{m}", h) for m, h in method_handlers.items()}
+        override = getattr(self._server, "_override_method_handler", None)  # Ray's gRPCGenericServer
+        if override is None:
+            self._server.add_registered_method_handlers(
+                service_name, {m: _at_run_time(h) for m, h in lenient.items()})
+            return
+        from grpc.aio._server import Server as AioServer  # the base Ray's server class extends
+
+        served = {m: _at_run_time(override(f"/{service_name}/{m}", h)) for m, h in lenient.items()}
+        AioServer.add_registered_method_handlers(self._server, service_name, served)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._server, name)

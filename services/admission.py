@@ -68,6 +68,7 @@ class QuotaLedger:
 class Admitted:
     caller: Caller
     lease: str | None
+    generation: bool = False  # holds one of the replica's max_generations_in_flight
 
 
 class Admission:

@@ -191,6 +191,13 @@ class IngressSettings(DeploymentSettings):
     quotas: QuotaSettings = Field(default_factory=QuotaSettings, description="Per-tenant rate and concurrency.")
     warmup: bool = Field(default=True, description="Run one generation per model before reporting SERVING.")
     encode_threads: int = Field(default=2, ge=1, description="Threads encoding and storing images.")
+    max_generations_in_flight: int = Field(
+        default=0, ge=0,
+        description="Generations one ingress replica runs at once; one more is RESOURCE_EXHAUSTED at once "
+                    "(with retry-after-ms) instead of queueing past its deadline. Size it to capacity x latency "
+                    "SLO (loadtests capacity). 0: no bound beyond max_ongoing_requests and max_queued_requests.")
+    overload_retry_after_s: float = Field(
+        default=1.0, gt=0, description="Retry advice sent with RESOURCE_EXHAUSTED when the replica is full.")
 
 
 class AppConfig(_Strict):

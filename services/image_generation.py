@@ -35,6 +35,7 @@ from genmedia.errors import PermissionDenied, Unavailable
 from safety.categories import Action
 from safety.verdict import Verdict
 from provenance.sealing import SealedImage
+from services.deadlines import StageClock
 from services.metrics import Metrics
 from services.provenance import ArtifactInfo, CommitRequest, SealRequest
 from services.records import GenerationRecord, ImageRecord, generation_time, save_manifest
@@ -42,6 +43,11 @@ from services.safety import ImageCheck
 from storage import ArtifactStore, artifact_key
 
 logger = logging.getLogger("genmedia.ingress")
+
+
+def denoise_work(p: ImageParams) -> float:
+    """The denoising work of a request, in steps of one 512x512 image (cost grows with pixels)."""
+    return p.steps * p.num_images * p.width * p.height / (512 * 512)
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,7 @@ class ImageJob:
     preview: bool
     stream_steps: bool = True  # False for unary calls: no per-step messages between deployments
     admitted_at: float = field(default_factory=time.perf_counter)
+    deadline: float | None = None  # the client's, absolute Unix seconds (services/deadlines.py)
 
 
 # Internal events; the servicer turns them into GenerationEvent messages.
@@ -103,6 +110,7 @@ class ImageGeneration:
         self.metrics = metrics
         self.model_classes = model_classes  # model name -> latency SLO class
         self._io = ThreadPoolExecutor(max_workers=io_threads, thread_name_prefix="store")
+        self.denoise_clock = StageClock("denoising")  # seconds per step, for the deadline check
 
     @property
     def io_executor(self) -> ThreadPoolExecutor:
@@ -131,6 +139,8 @@ class ImageGeneration:
         timings["text_encode_s"] = time.perf_counter() - t
         yield PromptEncoded(embeddings.cache_hit)
 
+        work = denoise_work(p)
+        self.denoise_clock.check(job.deadline, p.model, work)  # drop what can no longer finish in time
         t = time.perf_counter()
         latents = None
         if job.stream_steps:
@@ -149,6 +159,7 @@ class ImageGeneration:
         if latents is None:
             raise Unavailable("the denoiser ended without a result; retry")
         timings["denoise_s"] = time.perf_counter() - t
+        self.denoise_clock.observe(p.model, work, timings["denoise_s"])
 
         t = time.perf_counter()
         pixels = await self.vae_decoder.decode.remote(p.model, DecodeRequest(latents, p.height, p.width))

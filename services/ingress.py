@@ -31,6 +31,7 @@ from genmedia.v1 import safety_pb2 as spb
 from services import convert
 from services.admission import Admission, Admitted
 from services.config import AppConfig
+from services.deadlines import deadline_from
 from services.grpc_status import set_status
 from services.idempotency import IdempotencyGuard
 from services.image_generation import (
@@ -81,6 +82,7 @@ class Ingress:
         self._model_classes = {m.name: m.slo_class.value for m in config.all_models}
         self._ready = asyncio.Event()
         self._in_flight = 0
+        self._generations = 0  # admitted generation calls, for max_generations_in_flight
         self._startup = asyncio.get_running_loop().create_task(self._start())
 
     # --- readiness ------------------------------------------------------------------------
@@ -191,7 +193,8 @@ class Ingress:
         try:
             admitted = await self._admit(grpc_context, generation=True)
             result = None
-            async for event in self._generate(admitted.caller.tenant, kind, request, stream_steps=False):
+            async for event in self._generate(admitted.caller.tenant, kind, request, stream_steps=False,
+                                              deadline=_deadline(grpc_context)):
                 if isinstance(event, pb.GenerationResult):  # read to the end: the claim must close
                     result = event
             if result is None:
@@ -212,7 +215,8 @@ class Ingress:
         admitted = None
         try:
             admitted = await self._admit(grpc_context, generation=True)
-            async for event in self._generate(admitted.caller.tenant, kind, request):
+            async for event in self._generate(admitted.caller.tenant, kind, request,
+                                              deadline=_deadline(grpc_context)):
                 if isinstance(event, str):
                     generation_id = event
                     continue
@@ -318,14 +322,27 @@ class Ingress:
             self.metrics.admission_rejections.inc(tags={"reason": "unauthenticated", "tenant": ""})
             raise
         try:
-            return await self.admission.take(caller, generation)
+            limit = self.config.ingress.max_generations_in_flight
+            if generation and limit and self._generations >= limit:
+                raise ResourceExhausted(f"the service is at capacity ({limit} generations in flight on this "
+                                        "replica); retry after a short delay",
+                                        self.config.ingress.overload_retry_after_s, "capacity")
+            admitted = await self.admission.take(caller, generation)
         except ResourceExhausted as over:
             self.metrics.admission_rejections.inc(tags={"reason": over.reason, "tenant": caller.tenant})
             raise
+        if generation:
+            self._generations += 1
+            admitted.generation = True
+        return admitted
 
     async def _release(self, admitted: Admitted | None) -> None:
-        if admitted is not None:
-            await asyncio.shield(self.admission.release(admitted))
+        if admitted is None:
+            return
+        if admitted.generation:
+            admitted.generation = False
+            self._generations -= 1
+        await asyncio.shield(self.admission.release(admitted))
 
     @staticmethod
     def _fail(call: RpcCall, grpc_context, exc: BaseException) -> tuple[grpc.StatusCode, str]:
@@ -343,7 +360,7 @@ class Ingress:
         return self.store.get(key)
 
     # --- the shared path -------------------------------------------------------------------
-    async def _job(self, tenant: str, kind: str, request, stream_steps: bool):
+    async def _job(self, tenant: str, kind: str, request, stream_steps: bool, deadline: float | None):
         """Validates a request into its job and the runner that executes it. Raises InvalidArgument."""
         _check_parsed(request)
         seed = random.SystemRandom().randint(0, MAX_SEED)
@@ -353,14 +370,14 @@ class Ingress:
             info = await self._model_info(raw.model)
             params = resolve_image_params(raw, info, seed_if_unset=seed)
             job = ImageJob(new_generation_id(), tenant, params, info.version, fmt, request.return_bytes,
-                           request.preview, stream_steps)
+                           request.preview, stream_steps, deadline=deadline)
             return job, self.generation.run
         if kind == "video":
             raw = convert.raw_video_fields(request)
             info = await self._model_info(raw.model, "video")
             params = resolve_video_params(raw, info, seed_if_unset=seed)
             job = VideoJob(new_generation_id(), tenant, params, info.model.version, request.return_bytes,
-                           self._model_classes[params.model])
+                           self._model_classes[params.model], deadline=deadline)
             return job, self.media.run_video
         raw = convert.raw_audio_fields(request)
         fmt = convert.audio_format(request)
@@ -372,14 +389,15 @@ class Ingress:
             raise InvalidArgument("duration_s", f"is {params.duration_s:g} s; the audio watermark needs clips of "
                                                 f"at least {AUDIO_MARK_MIN_S:g} s")
         job = AudioJob(new_generation_id(), tenant, params, fmt, info.version, request.return_bytes,
-                       self._model_classes[params.model])
+                       self._model_classes[params.model], deadline=deadline)
         return job, self.media.run_audio
 
-    async def _generate(self, tenant: str, kind: str, request, stream_steps: bool = True) -> AsyncIterator:
+    async def _generate(self, tenant: str, kind: str, request, stream_steps: bool = True,
+                        deadline: float | None = None) -> AsyncIterator:
         """Yields the generation id (str), internal events, and finally a GenerationResult."""
         _check_parsed(request)
         key = convert.idempotency_key(request)
-        job, run = await self._job(tenant, kind, request, stream_steps)
+        job, run = await self._job(tenant, kind, request, stream_steps, deadline)
         result: pb.GenerationResult | None = None
         async with self.idempotency.claim(tenant, key) as claim:
             if claim.existing_id is not None:
@@ -433,6 +451,10 @@ class Ingress:
 
 def _malformed(request: MalformedRequest) -> InvalidArgument:
     return InvalidArgument("request", f"the bytes are not a valid request message of {request.method}: {request.error}")
+
+
+def _deadline(grpc_context) -> float | None:
+    return deadline_from(grpc_context.invocation_metadata()) if grpc_context is not None else None
 
 
 def _check_parsed(request) -> None:

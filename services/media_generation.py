@@ -36,6 +36,7 @@ from safety.categories import Action
 from safety.verdict import Verdict
 from services.audio_generator import GeneratedAudio
 from services.image_generation import Done, PromptChecked, PromptEncoded, Queued, Stored
+from services.deadlines import StageClock
 from services.metrics import Metrics
 from services.provenance import ArtifactInfo, CommitRequest, SealAudioRequest, SealVideoRequest
 from services.records import AudioRecord, GenerationRecord, VideoRecord, generation_time, save_manifest
@@ -60,6 +61,7 @@ class VideoJob:
     return_bytes: bool
     model_class: str
     admitted_at: float = field(default_factory=time.perf_counter)
+    deadline: float | None = None  # the client's, absolute Unix seconds (services/deadlines.py)
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,7 @@ class AudioJob:
     return_bytes: bool
     model_class: str
     admitted_at: float = field(default_factory=time.perf_counter)
+    deadline: float | None = None  # the client's, absolute Unix seconds (services/deadlines.py)
 
 
 def safety_sample(num_frames: int, fps: int) -> list[int]:
@@ -92,6 +95,8 @@ class MediaGeneration:
         self.store = store
         self._io = io_executor
         self.metrics = metrics
+        self.video_clock = StageClock("video generation")  # seconds per step, for the deadline check
+        self.audio_clock = StageClock("music generation")  # seconds per second of audio
 
     async def _check_prompt(self, tenant: str, prompt: str, timings: dict) -> Verdict:
         t = time.perf_counter()
@@ -132,6 +137,8 @@ class MediaGeneration:
         timings["text_encode_s"] = time.perf_counter() - t
         yield PromptEncoded(embeddings.cache_hit)
 
+        work = p.steps * p.num_frames * p.width * p.height / (256 * 256)  # in steps of one 256x256 frame
+        self.video_clock.check(job.deadline, p.model, work)  # drop what can no longer finish in time
         t = time.perf_counter()
         video: GeneratedVideo | None = None
         stream = self.video_generator.options(stream=True).generate.remote(p, embeddings)
@@ -145,6 +152,7 @@ class MediaGeneration:
         if video is None:
             raise Unavailable("the video generator ended without a result; retry")
         timings["generate_s"] = time.perf_counter() - t
+        self.video_clock.observe(p.model, work, timings["generate_s"])
 
         yield Phase("safety_check")
         t = time.perf_counter()
@@ -208,6 +216,7 @@ class MediaGeneration:
         prompt_verdict = await self._check_prompt(job.tenant, p.prompt, timings)
         yield PromptChecked(prompt_verdict)
 
+        self.audio_clock.check(job.deadline, p.model, p.duration_s)
         t = time.perf_counter()
         audio: GeneratedAudio | None = None
         stream = self.audio_generator.options(stream=True).generate.remote(p)
@@ -219,6 +228,7 @@ class MediaGeneration:
         if audio is None:
             raise Unavailable("the audio generator ended without a result; retry")
         timings["generate_s"] = time.perf_counter() - t
+        self.audio_clock.observe(p.model, p.duration_s, timings["generate_s"])
 
         yield Phase("sealing")
         t = time.perf_counter()

@@ -128,8 +128,8 @@ class Metrics:
     @functools.cached_property
     def admission_rejections(self) -> Counter:
         return Counter("genmedia_admission_rejections_total",
-                       description="Calls turned away at the ingress before any work, by reason "
-                                   "(unauthenticated, rate, concurrency) and tenant ('' when unauthenticated).",
+                       description="Calls turned away at the ingress before any work, by reason (unauthenticated, "
+                                   "rate, concurrency, capacity) and tenant ('' when unauthenticated).",
                        tag_keys=("reason", "tenant"))
 
     @functools.cached_property

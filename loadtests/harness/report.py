@@ -79,6 +79,7 @@ def build(result: RunResult, replicas: dict[str, Any], target: dict[str, Any]) -
     admitted = [r for r in records if r.sent is not None and r.code != "RESOURCE_EXHAUSTED"
                 and r.code not in CLIENT_CODES]
     ok = [r for r in records if r.code == "OK"]
+    h_rejected = _hist(r.latency for r in records if r.sent is not None and r.code == "RESOURCE_EXHAUSTED")
     duration = scenario.schedule.duration_s
     h_admitted = _hist(r.latency for r in admitted)
     h_ok = _hist(r.latency for r in ok)
@@ -127,6 +128,7 @@ def build(result: RunResult, replicas: dict[str, Any], target: dict[str, Any]) -
             "measured_from": "intended send time",
             "admitted": h_admitted.summary(),
             "ok": h_ok.summary(),
+            "rejected": h_rejected.summary(),  # RESOURCE_EXHAUSTED: how fast overload is refused
             "by_kind": {k: h.summary() for k, h in by_kind.items()},
             "first_event_by_kind": {k: h.summary() for k, h in first.items()},
             "send_lag_s": lag.summary(),
@@ -214,6 +216,8 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
              f"achieved {fmt(r['achieved_rps'])} req/s (OK)"]
     lines.append(f"{'':16}{'count':>7}{'p50':>9}{'p90':>9}{'p99':>9}{'p99.9':>9}{'max':>9}   (s, from intended send)")
     rows = [("admitted", lat["admitted"])] + [(k, s) for k, s in lat["by_kind"].items()]
+    if lat.get("rejected", {}).get("count"):
+        rows.append(("rejected", lat["rejected"]))
     rows += [(f"{k} 1st event", s) for k, s in lat["first_event_by_kind"].items()]
     for name, s in rows:
         values = "".join(f"{fmt(s[k]):>9}" for k in ("p50", "p90", "p99", "p99.9", "max"))

@@ -153,7 +153,7 @@ def test_mix_draw_follows_weights_and_is_repeatable():
         mix_from_list([{"kind": "image", "colour": "red"}])
 
 
-@pytest.mark.parametrize("name", ["smoke", "mixed", "spike", "soak", "step"])
+@pytest.mark.parametrize("name", ["smoke", "mixed", "spike", "soak", "step", "overload-2x", "overload-5x"])
 def test_shipped_scenarios_load(name):
     scenario = load_scenario(REPO / "loadtests" / "scenarios" / f"{name}.yaml")
     times = scenario.schedule.times()

@@ -16,9 +16,10 @@ import time
 import grpc
 import pytest
 
-from genmedia.grpc_servicers import _guarded
+from genmedia.grpc_servicers import DEADLINE_KEY, _guarded
 
 METHOD = "/test.Streams/Stream"
+UNARY = "/test.Streams/Unary"
 MESSAGE = b"x" * (256 * 1024)  # a few of these fill the client's flow-control window
 
 
@@ -61,10 +62,15 @@ class Server:
             async for message in self.stream(request, context):
                 yield message
 
+        async def unary(request, context):
+            return dict(context.invocation_metadata()).get(DEADLINE_KEY, "none").encode()
+
         self._server = grpc.aio.server()
-        self._server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(
-            "test.Streams", {"Stream": _guarded(METHOD, grpc.unary_stream_rpc_method_handler(
-                stream, request_deserializer=lambda b: b, response_serializer=lambda b: b))})])
+        self._server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler("test.Streams", {
+            "Stream": _guarded(METHOD, grpc.unary_stream_rpc_method_handler(
+                stream, request_deserializer=lambda b: b, response_serializer=lambda b: b)),
+            "Unary": _guarded(UNARY, grpc.unary_unary_rpc_method_handler(
+                unary, request_deserializer=lambda b: b, response_serializer=lambda b: b))})])
         self.port = self._server.add_insecure_port("127.0.0.1:0")
         await self._server.start()
         self._ready.set()
@@ -129,9 +135,76 @@ def test_guarded_stream_raises_what_the_generator_raises(server):
     assert err.value.code() == grpc.StatusCode.UNKNOWN and "RuntimeError" in err.value.details()
 
 
-def test_unary_methods_are_left_as_they_are():
-    async def unary(request, context):
-        return request
+def test_handlers_see_the_client_deadline_as_metadata(server):
+    with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        unary = channel.unary_unary(UNARY)
+        sent = time.time()
+        deadline = float(unary(b"x", timeout=20))
+        assert sent + 19 < deadline <= time.time() + 20
+        assert unary(b"x") == b"none"  # no deadline, no metadata
+        # A client cannot send its own (later) deadline.
+        assert float(unary(b"x", timeout=5, metadata=((DEADLINE_KEY, "9999999999"),))) < time.time() + 6
 
-    handler = grpc.unary_unary_rpc_method_handler(unary)
-    assert _guarded(METHOD, handler).unary_unary is unary
+        async def stream(request, context):
+            yield dict(context.invocation_metadata()).get(DEADLINE_KEY, "none").encode()
+
+        server.stream = stream
+        [got] = list(channel.unary_stream(METHOD)(b"x", timeout=20))
+        assert abs(float(got) - (time.time() + 20)) < 2
+
+
+# --- through Ray's own gRPC server class ------------------------------------------------------------
+class RayProxyServer(Server):
+    """Ray Serve's gRPCGenericServer, which replaces every handler with its proxy's, registered with
+    our `add_*` function exactly as the proxy does: the guards must survive Ray's override."""
+
+    async def _serve(self):
+        from ray.serve._private.grpc_util import gRPCGenericServer
+
+        from genmedia.grpc_servicers import add_GenerationServiceServicer_to_server
+        from genmedia.v1.generation_pb2_grpc import GenerationServiceServicer
+
+        def factory(service_method, streaming_type):
+            async def stream(request, context):
+                async for message in self.stream(request, context):
+                    yield message
+
+            async def unary(request, context):
+                return dict(context.invocation_metadata()).get(DEADLINE_KEY, "none").encode()
+
+            async def unused(request_iterator, context):
+                raise NotImplementedError
+
+            return {"UNARY_UNARY": unary, "UNARY_STREAM": stream}.get(streaming_type.name, unused)
+
+        self._server = gRPCGenericServer(factory)
+        add_GenerationServiceServicer_to_server(GenerationServiceServicer(), self._server)
+        self.port = self._server.add_insecure_port("127.0.0.1:0")
+        await self._server.start()
+        self._ready.set()
+        await self._server.wait_for_termination()
+
+
+@pytest.fixture(scope="module")
+def ray_server():
+    s = RayProxyServer()
+    s.start()
+    yield s
+    s.stop()
+
+
+def test_through_rays_server_a_cancel_while_writing_cancels_the_replica(ray_server):
+    replica = Replica()
+    ray_server.stream = replica.stream
+    with grpc.insecure_channel(f"127.0.0.1:{ray_server.port}") as channel:
+        call = channel.unary_stream("/genmedia.v1.GenerationService/StreamVideo")(b"", timeout=30)
+        assert next(call) == MESSAGE
+        time.sleep(1.0)
+        call.cancel()
+    assert replica.cancelled.wait(5), "Ray's handler replaced the guard: the replica kept running"
+
+
+def test_through_rays_server_unary_calls_see_the_deadline(ray_server):
+    with grpc.insecure_channel(f"127.0.0.1:{ray_server.port}") as channel:
+        answer = channel.unary_unary("/genmedia.v1.GenerationService/GenerateImage")(b"", timeout=20)
+    assert abs(float(answer) - (time.time() + 20)) < 2
