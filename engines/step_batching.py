@@ -38,6 +38,7 @@ class DenoiseResult:
     latents: torch.Tensor  # on the CPU
     seconds: float
     max_batch: int  # the largest number of jobs this one shared a step with
+    step_s: float = 0.0  # seconds per step from its first step to its last (no wait, no setup)
 
 
 @dataclass(eq=False)
@@ -49,6 +50,7 @@ class _Entry:
     started: float = field(default_factory=time.perf_counter)
     cancelled: bool = False
     max_batch: int = 1
+    first_step_at: float | None = None
 
 
 # Called after each batched step: (model, images in the step, jobs left waiting, seconds).
@@ -125,6 +127,9 @@ class StepBatcher:
                 self._entries.remove(entry)
                 self._entries.append(entry)
             started = time.perf_counter()
+            for entry in group:
+                if entry.first_step_at is None:
+                    entry.first_step_at = started
             try:
                 await loop.run_in_executor(self._executor, self._step, group)
             except Exception as exc:  # a model failure fails the jobs that were in that forward
@@ -147,9 +152,9 @@ class StepBatcher:
                 if job.done:
                     entry.cancelled = True  # leaves the batch
                     latents = job.latents.detach().to("cpu")
-                    entry.events.put_nowait(
-                        DenoiseResult(latents, time.perf_counter() - entry.started, entry.max_batch)
-                    )
+                    now = time.perf_counter()
+                    step_s = (now - (entry.first_step_at or entry.started)) / max(job.total, 1)
+                    entry.events.put_nowait(DenoiseResult(latents, now - entry.started, entry.max_batch, step_s))
 
     @staticmethod
     def _step(group: list[_Entry]) -> None:

@@ -45,11 +45,6 @@ from storage import ArtifactStore, artifact_key
 logger = logging.getLogger("genmedia.ingress")
 
 
-def denoise_work(p: ImageParams) -> float:
-    """The denoising work of a request, in steps of one 512x512 image (cost grows with pixels)."""
-    return p.steps * p.num_images * p.width * p.height / (512 * 512)
-
-
 @dataclass(frozen=True)
 class ImageJob:
     generation_id: str
@@ -139,10 +134,10 @@ class ImageGeneration:
         timings["text_encode_s"] = time.perf_counter() - t
         yield PromptEncoded(embeddings.cache_hit)
 
-        work = denoise_work(p)
-        self.denoise_clock.check(job.deadline, p.model, work)  # drop what can no longer finish in time
+        shape = (p.width, p.height, p.num_images)
+        self.denoise_clock.check(job.deadline, p.model, shape, p.steps)  # drop what can no longer finish in time
         t = time.perf_counter()
-        latents = None
+        result: DenoiseResult | None = None
         if job.stream_steps:
             stream = self.denoiser.options(stream=True).denoise.remote(p, embeddings, job.preview)
             try:
@@ -150,16 +145,17 @@ class ImageGeneration:
                     if isinstance(event, StepEvent):
                         yield event
                     elif isinstance(event, DenoiseResult):
-                        latents = event.latents
+                        result = event
             finally:
-                if latents is None:
+                if result is None:
                     stream.cancel()  # the client left or a stage failed: free the denoiser slot now
         else:
-            latents = (await self.denoiser.denoise_to_end.remote(p, embeddings)).latents
-        if latents is None:
+            result = await self.denoiser.denoise_to_end.remote(p, embeddings)
+        if result is None:
             raise Unavailable("the denoiser ended without a result; retry")
+        latents = result.latents
         timings["denoise_s"] = time.perf_counter() - t
-        self.denoise_clock.observe(p.model, work, timings["denoise_s"])
+        self.denoise_clock.observe(p.model, shape, result.step_s)
 
         t = time.perf_counter()
         pixels = await self.vae_decoder.decode.remote(p.model, DecodeRequest(latents, p.height, p.width))

@@ -36,7 +36,7 @@ from safety.categories import Action
 from safety.verdict import Verdict
 from services.audio_generator import GeneratedAudio
 from services.image_generation import Done, PromptChecked, PromptEncoded, Queued, Stored
-from services.deadlines import StageClock
+from services.deadlines import StageClock, StepTimer
 from services.metrics import Metrics
 from services.provenance import ArtifactInfo, CommitRequest, SealAudioRequest, SealVideoRequest
 from services.records import AudioRecord, GenerationRecord, VideoRecord, generation_time, save_manifest
@@ -137,13 +137,15 @@ class MediaGeneration:
         timings["text_encode_s"] = time.perf_counter() - t
         yield PromptEncoded(embeddings.cache_hit)
 
-        work = p.steps * p.num_frames * p.width * p.height / (256 * 256)  # in steps of one 256x256 frame
-        self.video_clock.check(job.deadline, p.model, work)  # drop what can no longer finish in time
+        shape = (p.width, p.height, p.num_frames)
+        self.video_clock.check(job.deadline, p.model, shape, p.steps)  # drop what can no longer finish in time
         t = time.perf_counter()
         video: GeneratedVideo | None = None
+        steps = StepTimer()
         stream = self.video_generator.options(stream=True).generate.remote(p, embeddings)
         async for item in self._generated(stream, GeneratedVideo):
             if isinstance(item, StepEvent):
+                steps.report(item.step)
                 yield item
                 if item.step == item.total:
                     yield Phase("decoding")
@@ -152,7 +154,7 @@ class MediaGeneration:
         if video is None:
             raise Unavailable("the video generator ended without a result; retry")
         timings["generate_s"] = time.perf_counter() - t
-        self.video_clock.observe(p.model, work, timings["generate_s"])
+        self.video_clock.observe(p.model, shape, steps.per_unit_s())
 
         yield Phase("safety_check")
         t = time.perf_counter()
@@ -216,19 +218,21 @@ class MediaGeneration:
         prompt_verdict = await self._check_prompt(job.tenant, p.prompt, timings)
         yield PromptChecked(prompt_verdict)
 
-        self.audio_clock.check(job.deadline, p.model, p.duration_s)
+        self.audio_clock.check(job.deadline, p.model, (), p.duration_s)
         t = time.perf_counter()
         audio: GeneratedAudio | None = None
+        tokens = StepTimer()  # progress in seconds of audio, timed between token reports
         stream = self.audio_generator.options(stream=True).generate.remote(p)
         async for item in self._generated(stream, GeneratedAudio):
             if isinstance(item, StepEvent):
+                tokens.report(item.step / max(item.total, 1) * p.duration_s)
                 yield item
             elif isinstance(item, GeneratedAudio):
                 audio = item
         if audio is None:
             raise Unavailable("the audio generator ended without a result; retry")
         timings["generate_s"] = time.perf_counter() - t
-        self.audio_clock.observe(p.model, p.duration_s, timings["generate_s"])
+        self.audio_clock.observe(p.model, (), tokens.per_unit_s())
 
         yield Phase("sealing")
         t = time.perf_counter()

@@ -194,3 +194,14 @@ def test_loopback_only_unless_allowed():
     with pytest.raises(ValueError):
         check_loopback("no-port")
     check_loopback("192.0.2.10:9000", allow_remote=True)
+
+
+def test_started_service_config_adds_models_and_the_admission_bound(tmp_path):
+    from loadtests.harness.target import harness_serve_config
+
+    args = harness_serve_config(9000, 9001, tmp_path, ("cpu-small", "tiny-sd"), 5)["applications"][0]["args"]
+    names = [m["name"] for m in args["models"]]
+    assert names.count("tiny-sd") == 1 and names[-1] == "cpu-small"
+    assert args["ingress"]["max_generations_in_flight"] == 5
+    plain = harness_serve_config(9000, 9001, tmp_path)["applications"][0]["args"]
+    assert "cpu-small" not in [m["name"] for m in plain["models"]]

@@ -53,6 +53,7 @@ def test_concurrent_jobs_share_steps_and_match_alone(tiny_sd):
         assert [e.step for e in events if isinstance(e, StepEvent)] == list(range(1, 7))
         final = events[-1]
         assert isinstance(final, DenoiseResult) and final.max_batch == 4
+        assert 0 < final.step_s * 6 <= final.seconds  # per step, timed from its first step (no setup)
         alone = engine.run(params, emb)
         assert np.allclose(final.latents.numpy(), alone.numpy(), atol=1e-4)
 
