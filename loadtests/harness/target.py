@@ -42,8 +42,10 @@ def check_loopback(address: str, allow_remote: bool = False) -> None:
                          "only unless --allow-remote is given")
 
 
-def harness_serve_config(grpc_port: int, http_port: int, workdir: Path) -> dict[str, Any]:
-    """config/local.yaml on the given ports, with storage, records and keys under `workdir`."""
+def harness_serve_config(grpc_port: int, http_port: int, workdir: Path, add_models: tuple[str, ...] = (),
+                         max_generations_in_flight: int | None = None) -> dict[str, Any]:
+    """config/local.yaml on the given ports, with storage, records and keys under `workdir`, plus
+    the built-in presets in `add_models` (e.g. cpu-small) and an ingress admission bound."""
     from loadtests.service_runner import local_config
 
     config = local_config(grpc_port, http_port)
@@ -54,13 +56,18 @@ def harness_serve_config(grpc_port: int, http_port: int, workdir: Path) -> dict[
     args["storage"] = {"backend": "local", "local_root": str(workdir / "artifacts")}
     args["provenance"]["records_url"] = f"sqlite:///{workdir / 'records.db'}"
     args["provenance"]["dev_keys_dir"] = str(workdir / "keys")
+    known = {m["name"] for m in args["models"]}
+    args["models"] += [{"name": m, "source": f"preset:{m}"} for m in add_models if m not in known]
+    if max_generations_in_flight is not None:
+        args["ingress"]["max_generations_in_flight"] = max_generations_in_flight
     return config
 
 
 class Target:
     def __init__(self, address: str | None, start_service: bool, allow_remote: bool = False,
                  ray_address: str | None = None, app_name: str = APP_NAME, replica_poll_s: float = 1.0,
-                 start_timeout_s: float = 600.0):
+                 start_timeout_s: float = 600.0, add_models: tuple[str, ...] = (),
+                 max_generations_in_flight: int | None = None):
         if bool(address) == bool(start_service):
             raise ValueError("give exactly one of --address and --start-service")
         if address:
@@ -68,6 +75,7 @@ class Target:
         self.address = address
         self.start_service, self.ray_address, self.app_name = start_service, ray_address, app_name
         self.replica_poll_s, self.start_timeout_s = replica_poll_s, start_timeout_s
+        self.add_models, self.max_generations_in_flight = tuple(add_models), max_generations_in_flight
         self.service = None
         self.poller: ReplicaPoller | None = None
         self.replica_note = "no --ray-address given (and the harness did not start the service)"
@@ -99,7 +107,8 @@ class Target:
         grpc_port = free_port(set())
         http_port = free_port({grpc_port})
         config_path = workdir / "serve.yaml"
-        write_serve_config(config_path, harness_serve_config(grpc_port, http_port, workdir))
+        write_serve_config(config_path, harness_serve_config(grpc_port, http_port, workdir, self.add_models,
+                                                             self.max_generations_in_flight))
         self.service = Service(config_path, workdir / "serve.log", grpc_port)
         self.address = self.service.address
         self.service.start()
