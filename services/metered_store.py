@@ -16,7 +16,7 @@ from genmedia.errors import InvalidArgument, NotFound, Unavailable
 from services.metrics import Metrics
 from storage import ArtifactStore
 
-_METERED = ("put", "get", "head", "exists", "delete", "presigned_url", "get_by_uri")
+_METERED = ("put", "create", "get", "head", "exists", "delete", "presigned_url", "get_by_uri")
 
 
 class MeteredStore:

@@ -112,6 +112,39 @@ class ArtifactStore(abc.ABC):
     def _put(self, obj: StoredObject, data: bytes) -> None:
         """Backend hook: write ``data`` and ``obj``'s metadata atomically (inputs checked)."""
 
+    def create(
+        self,
+        key: str,
+        data: bytes,
+        *,
+        content_type: str,
+        metadata: dict[str, str] | None = None,
+    ) -> bool:
+        """Store ``data`` under ``key`` only if no object is there; True if this call created it.
+
+        Atomic against every other `create` of the same key, from any process or host sharing
+        the store (S3 conditional writes, ``If-None-Match: *``; a hard link on the local file
+        system): of concurrent callers exactly one gets True. Raises `InvalidArgument`,
+        `Unavailable`.
+        """
+        check_key(key)
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise InvalidArgument("data", f"must be bytes, got {type(data).__name__}")
+        data = bytes(data)
+        stored = StoredObject(
+            key=key,
+            uri=self.uri(key),
+            size=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+            content_type=check_content_type(content_type),
+            metadata=check_metadata(metadata),
+        )
+        return self._create(stored, data)
+
+    @abc.abstractmethod
+    def _create(self, obj: StoredObject, data: bytes) -> bool:
+        """Backend hook: as `_put`, but only if the key is free; False if it is taken."""
+
     @abc.abstractmethod
     def get(self, key: str) -> bytes:
         """Return the object's bytes. Raises `NotFound`, `InvalidArgument`, `Unavailable`."""

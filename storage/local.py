@@ -110,6 +110,42 @@ class LocalArtifactStore(ArtifactStore):
                 if tmp is not None:
                     _unlink_quietly(tmp)
 
+    def _create(self, obj: StoredObject, data: bytes) -> bool:
+        # The metadata file is the object's presence (it goes first in `_put` too): linking it
+        # into place fails if the name exists, which arbitrates between concurrent creators.
+        path = self._path(obj.key)
+        meta_path = path.with_name(path.name + META_SUFFIX)
+        meta = json.dumps(
+            {"content_type": obj.content_type, "size": obj.size, "sha256": obj.sha256,
+             "metadata": obj.metadata},
+            sort_keys=True,
+        ).encode()
+        data_tmp = meta_tmp = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.parent.resolve().is_relative_to(self._root):
+                raise InvalidArgument("key", "resolves outside the store")
+            if path.exists():
+                return False
+            data_tmp = self._write_atomic(path, data)
+            meta_tmp = self._write_atomic(meta_path, meta)
+            try:
+                os.link(meta_tmp, meta_path)
+            except FileExistsError:
+                return False
+            os.replace(data_tmp, path)
+            data_tmp = None
+            _fsync_dir(path.parent)
+            return True
+        except (NotADirectoryError, IsADirectoryError) as exc:
+            raise InvalidArgument("key", "collides with an existing object or folder") from exc
+        except OSError as exc:
+            raise self._unavailable("create", obj.key, exc) from exc
+        finally:
+            for tmp in (data_tmp, meta_tmp):
+                if tmp is not None:
+                    _unlink_quietly(tmp)
+
     def get(self, key: str) -> bytes:
         path = self._path(key)
         try:

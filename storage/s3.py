@@ -44,6 +44,9 @@ MIN_PART_BYTES = 5 * MIB  # S3: every part but the last is at least 5 MiB
 MAX_PART_BYTES = 5 * 1024 * MIB
 
 
+_CONDITION_FAILED_CODES = {"PreconditionFailed", "ConditionalRequestConflict", "412", "409"}
+
+
 def map_s3_error(exc: Exception, store: str, action: str) -> GenMediaError:
     """The taxonomy error for a botocore ``exc`` raised by ``action`` on ``store``; logs it.
 
@@ -176,6 +179,26 @@ class S3ArtifactStore(ArtifactStore):
             )
         except (ClientError, BotoCoreError) as exc:
             raise self._fail(exc, "put") from exc
+
+    def _create(self, obj: StoredObject, data: bytes) -> bool:
+        # S3 conditional writes (If-None-Match: *): 412 when the key exists, 409 when another
+        # conditional write of the key is in flight; either way someone else holds the key.
+        try:
+            self._client.put_object(
+                Bucket=self._bucket,
+                Key=self._full_key(obj.key),
+                Body=data,
+                ContentType=obj.content_type,
+                Metadata={**obj.metadata, SHA256_METADATA: obj.sha256},
+                IfNoneMatch="*",
+            )
+        except ClientError as exc:
+            if str(exc.response.get("Error", {}).get("Code", "")) in _CONDITION_FAILED_CODES:
+                return False
+            raise self._fail(exc, "create") from exc
+        except BotoCoreError as exc:
+            raise self._fail(exc, "create") from exc
+        return True
 
     def _put_multipart(self, obj: StoredObject, data: bytes) -> None:
         """Uploads in parts of `multipart_part_bytes`, each with its SHA-256 checked by S3. The

@@ -39,7 +39,8 @@ def app_args(s3: S3Server, workdir: Path) -> dict:
         "cache_dir": str(REPO / "var" / "cache"),
         "storage": {"backend": "s3", "s3_bucket": BUCKET, "s3_prefix": "artifacts", "s3_endpoint_url": s3.endpoint_url,
                     "s3_region": s3.region, "presign_expires_s": 600},
-        "ingress": {**small, "max_ongoing_requests": 64,
+        # Two ingress replicas: quotas and idempotency keys must hold across them.
+        "ingress": {**small, "autoscaling": {"min_replicas": 2, "max_replicas": 2}, "max_ongoing_requests": 64,
                     "auth": {"api_keys_file": str(workdir / "api-keys.yaml"), "reload_s": 0.5},
                     "quotas": {"default": GENEROUS, "tenants": QUOTAS, "concurrency_retry_after_s": 2.0}},
         "text_encoder": small,

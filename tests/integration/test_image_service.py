@@ -11,6 +11,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import boto3
 import grpc
 import numpy as np
 import pytest
@@ -21,7 +22,7 @@ from engines.params import RawImageFields, resolve_image_params
 from engines.reference import run_pipeline
 from engines.registry import ModelSpec
 from genmedia.v1 import generation_pb2 as pb
-from tests.integration.conftest import TINY_MODELS, sealed_pixels
+from tests.integration.conftest import BUCKET, TINY_MODELS, sealed_pixels
 from tests.service_process import REPO
 
 pytestmark = pytest.mark.integration
@@ -117,11 +118,23 @@ def test_get_generation_returns_the_result_again(client):
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
 
 
-def test_idempotency_key_concurrent_and_later(client):
+def test_idempotency_key_concurrent_and_later(client, s3_server):
+    """Simultaneous calls with one key, spread over both ingress replicas, make one generation."""
+    def generation_folders() -> set[str]:
+        s3 = boto3.session.Session().client("s3", endpoint_url=s3_server.endpoint_url, region_name=s3_server.region,
+                                            **{f"aws_{k}": v for k, v in s3_server.credentials().items()})
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix="artifacts/")
+        return {o["Key"].rsplit("/", 1)[0] for page in pages for o in page.get("Contents", [])
+                if o["Key"].endswith("/manifest.json")}
+
+    before = generation_folders()
     fields = dict(prompt="a blue whale", idempotency_key="test-key-1", timeout=60)
-    with ThreadPoolExecutor(3) as pool:
-        results = list(pool.map(lambda _: client.generate_image(**fields), range(3)))
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: client.generate_image(**fields), range(8)))
     assert len({r.generation_id for r in results}) == 1
+    assert len({(i.uri, i.sha256) for r in results for i in r.images}) == len(results[0].images)
+    made = generation_folders() - before
+    assert len(made) == 1 and results[0].generation_id in made.pop()  # never two generations
     later = client.generate_image(**fields)
     assert later.generation_id == results[0].generation_id
     other = client.generate_image(prompt="a blue whale", idempotency_key="test-key-2", timeout=60)

@@ -265,3 +265,16 @@ def test_multipart_settings_are_checked():
     with pytest.raises(ValidationError, match="s3_multipart_threshold_bytes"):
         StorageConfig(backend="s3", s3_bucket="b-name", s3_multipart_threshold_bytes=5 * MIB,
                       s3_multipart_part_bytes=6 * MIB)
+
+
+def test_create_only_if_absent_is_one_winner_among_concurrent_callers(store):
+    """S3 conditional writes (If-None-Match: *) arbitrate idempotency keys across replicas."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:
+        wins = list(pool.map(lambda i: store.create(KEY, b"%d" % i, content_type="text/plain"), range(24)))
+    assert wins.count(True) == 1
+    assert store.get(KEY) == b"%d" % wins.index(True)
+    assert store.create(KEY, b"again", content_type="text/plain") is False
+    store.delete(KEY)
+    assert store.create(KEY, b"again", content_type="text/plain") is True

@@ -224,3 +224,21 @@ def test_get_by_uri_rejects_foreign_uris(store: LocalArtifactStore, tmp_path: Pa
             store.get_by_uri(uri)
         assert info.value.field == "uri", uri
     assert store.get_by_uri(store.uri(KEY)) == b"mine"
+
+
+def test_create_only_if_absent(store: LocalArtifactStore):
+    assert store.create(KEY, b"first", content_type="application/json") is True
+    assert store.create(KEY, b"second", content_type="application/json") is False
+    assert store.get(KEY) == b"first" and store.head(KEY).size == 5
+    store.delete(KEY)
+    assert store.create(KEY, b"third", content_type="application/json") is True
+
+
+def test_concurrent_creates_have_one_winner(store: LocalArtifactStore):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(16) as pool:
+        wins = list(pool.map(lambda i: store.create(KEY, b"%d" % i, content_type="text/plain"), range(64)))
+    assert wins.count(True) == 1
+    assert store.get(KEY) == b"%d" % wins.index(True)
+    assert not stray_files(store.root)  # losers leave no temp files
