@@ -18,7 +18,9 @@ handler is doing when the client leaves, the task is cancelled where the proxy e
 
 Every method also sees the client's deadline: Ray's proxy does not pass `grpc-timeout` on to the
 replica, so the handlers here add it to the call's metadata as `genmedia-deadline` (absolute Unix
-seconds; one a client sends itself is dropped). services/deadlines.py uses it.
+seconds; one a client sends itself is dropped). services/deadlines.py uses it. And a call whose
+Ingress replica died under it, which Ray's proxy reports as INTERNAL with Ray's exception text,
+is answered UNAVAILABLE instead (the chaos scenarios kill replicas; loadtests/README.md).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import grpc
 from grpc_health.v1 import health_pb2_grpc
 
 from genmedia.v1 import generation_pb2_grpc, provenance_pb2_grpc, safety_pb2_grpc
@@ -49,6 +52,16 @@ DEADLINE_KEY = "genmedia-deadline"
 NO_DEADLINE_S = 10 * 365 * 24 * 3600.0  # grpc reports "no deadline" as a time ~forever away
 
 
+LOST_REPLICA_DETAILS = "the replica serving this call was lost mid-call; retry (an idempotency_key makes it safe)"
+_LOST_REPLICA_MARKERS = ("the actor died", "the actor experienced an error", "is unavailable: ", "actordiederror",
+                         "actorunavailableerror", "rayactorerror")
+
+
+def _lost_replica(details) -> bool:
+    text = str(details or "").lower()
+    return any(marker in text for marker in _LOST_REPLICA_MARKERS)
+
+
 class _DeadlineContext:
     """The proxy's servicer context, with the client's deadline added to the invocation metadata."""
 
@@ -57,6 +70,15 @@ class _DeadlineContext:
         remaining = context.time_remaining()
         self._deadline = () if remaining is None or remaining > NO_DEADLINE_S else \
             ((DEADLINE_KEY, f"{time.time() + remaining:.3f}"),)
+
+    def set_details(self, details) -> None:
+        # Ray's proxy reports a replica that died under a call (the Ingress killed, OOM, node lost)
+        # as INTERNAL with Ray's exception text; the client gets UNAVAILABLE (safe to retry) and no
+        # actor ids. The Ingress never lets an error reach the proxy, so this is Ray's own status.
+        if self._context.code() == grpc.StatusCode.INTERNAL and _lost_replica(details):
+            self._context.set_code(grpc.StatusCode.UNAVAILABLE)
+            details = LOST_REPLICA_DETAILS
+        self._context.set_details(details)
 
     def invocation_metadata(self):
         own = tuple(m for m in (self._context.invocation_metadata() or ()) if m[0] != DEADLINE_KEY)

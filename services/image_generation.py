@@ -40,6 +40,7 @@ from services.metrics import Metrics
 from services.provenance import ArtifactInfo, CommitRequest, SealRequest
 from services.records import GenerationRecord, ImageRecord, generation_time, save_manifest
 from services.safety import ImageCheck
+from services.stage_retry import retried, retried_stream
 from storage import ArtifactStore, artifact_key
 
 logger = logging.getLogger("genmedia.ingress")
@@ -120,7 +121,8 @@ class ImageGeneration:
         yield Queued(position)
         t = time.perf_counter()
         timings["queued_s"] = t - job.admitted_at
-        prompt_verdict: Verdict = await self.safety.check_prompt.remote(job.tenant, p.prompt)
+        prompt_verdict: Verdict = await retried(
+            "safety_prompt", lambda: self.safety.check_prompt.remote(job.tenant, p.prompt), self.metrics)
         timings["safety_prompt_s"] = time.perf_counter() - t
         if prompt_verdict.action is Action.BLOCK:
             raise PermissionDenied(f"prompt: blocked by the safety policy: {prompt_verdict.reason}",
@@ -128,9 +130,8 @@ class ImageGeneration:
         yield PromptChecked(prompt_verdict)
 
         t = time.perf_counter()
-        embeddings = await self.text_encoder.encode.remote(
-            EncodeRequest(p.model, p.prompt, p.negative_prompt, p.guidance_scale)
-        )
+        encode = EncodeRequest(p.model, p.prompt, p.negative_prompt, p.guidance_scale)
+        embeddings = await retried("text_encode", lambda: self.text_encoder.encode.remote(encode), self.metrics)
         timings["text_encode_s"] = time.perf_counter() - t
         yield PromptEncoded(embeddings.cache_hit)
 
@@ -139,18 +140,18 @@ class ImageGeneration:
         t = time.perf_counter()
         result: DenoiseResult | None = None
         if job.stream_steps:
-            stream = self.denoiser.options(stream=True).denoise.remote(p, embeddings, job.preview)
-            try:
-                async for event in stream:
-                    if isinstance(event, StepEvent):
-                        yield event
-                    elif isinstance(event, DenoiseResult):
-                        result = event
-            finally:
-                if result is None:
-                    stream.cancel()  # the client left or a stage failed: free the denoiser slot now
+            # Seeded denoising is repeatable: a stream whose replica died is run again, and the
+            # steps already reported are not repeated. Leaving early cancels it (frees the slot).
+            stream = retried_stream("denoise", lambda: self.denoiser.options(stream=True).denoise.remote(
+                p, embeddings, job.preview), self.metrics)
+            async for event in stream:
+                if isinstance(event, StepEvent):
+                    yield event
+                elif isinstance(event, DenoiseResult):
+                    result = event
         else:
-            result = await self.denoiser.denoise_to_end.remote(p, embeddings)
+            result = await retried("denoise", lambda: self.denoiser.denoise_to_end.remote(p, embeddings),
+                                   self.metrics)
         if result is None:
             raise Unavailable("the denoiser ended without a result; retry")
         latents = result.latents
@@ -158,21 +159,23 @@ class ImageGeneration:
         self.denoise_clock.observe(p.model, shape, result.step_s)
 
         t = time.perf_counter()
-        pixels = await self.vae_decoder.decode.remote(p.model, DecodeRequest(latents, p.height, p.width))
+        decode = DecodeRequest(latents, p.height, p.width)
+        pixels = await retried("decode", lambda: self.vae_decoder.decode.remote(p.model, decode), self.metrics)
         timings["decode_s"] = time.perf_counter() - t
         yield Decoded()
 
         t = time.perf_counter()
         floor = prompt_verdict.action if prompt_verdict.action in (Action.FLAG, Action.BLUR) else Action.ALLOW
-        check: ImageCheck = await self.safety.check_images.remote(job.tenant, pixels, floor)
+        check: ImageCheck = await retried(
+            "safety_image", lambda: self.safety.check_images.remote(job.tenant, pixels, floor), self.metrics)
         timings["safety_image_s"] = time.perf_counter() - t
         if all(img is None for img in check.images):
             reason = check.verdicts[0].reason
             raise PermissionDenied(f"every image was blocked by the safety policy: {reason}",
                                    check.verdicts[0].triggered[0].category.value)
         t = time.perf_counter()
-        sealed = await self.provenance.seal.remote(
-            SealRequest(job.generation_id, p.model, job.model_version, job.fmt, tuple(check.images)))
+        seal = SealRequest(job.generation_id, p.model, job.model_version, job.fmt, tuple(check.images))
+        sealed = await retried("seal", lambda: self.provenance.seal.remote(seal), self.metrics)
         timings["seal_s"] = time.perf_counter() - t
         if not store:
             return

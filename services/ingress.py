@@ -34,6 +34,7 @@ from services.config import AppConfig
 from services.deadlines import deadline_from
 from services.grpc_status import set_status
 from services.idempotency import IdempotencyGuard
+from services.stage_retry import retried
 from services.image_generation import (
     Decoded, Done, ImageGeneration, ImageJob, PromptChecked, PromptEncoded, Queued, Stored,
 )
@@ -256,7 +257,8 @@ class Ingress:
             _check_parsed(request)
             if not request.prompt.strip():
                 raise InvalidArgument("prompt", "required: a non-empty prompt")
-            verdict = await self.safety.check_prompt.remote(tenant, request.prompt)
+            verdict = await retried("safety_prompt", lambda: self.safety.check_prompt.remote(tenant, request.prompt),
+                                    self.metrics)
             return convert.verdict_to_proto(verdict)
         except Exception as exc:  # noqa: BLE001
             self._fail(call, grpc_context, exc)
@@ -269,7 +271,8 @@ class Ingress:
         try:
             tenant = (await self._admit(grpc_context, generation=False)).caller.tenant
             _check_parsed(request)
-            verdict = await self.safety.classify_image_bytes.remote(tenant, request.image)
+            verdict = await retried("safety_image", lambda: self.safety.classify_image_bytes.remote(
+                tenant, request.image), self.metrics)
             return convert.verdict_to_proto(verdict)
         except Exception as exc:  # noqa: BLE001
             self._fail(call, grpc_context, exc)
@@ -291,7 +294,7 @@ class Ingress:
                 data = await loop.run_in_executor(None, self._tenant_artifact, tenant, request.uri)
             else:
                 data = request.data
-            report = await self.provenance.verify.remote(data)
+            report = await retried("verify", lambda: self.provenance.verify.remote(data), self.metrics)
             return convert.verify_to_proto(report, tenant)
         except Exception as exc:  # noqa: BLE001
             self._fail(call, grpc_context, exc)
@@ -305,7 +308,8 @@ class Ingress:
             tenant = (await self._admit(grpc_context, generation=False)).caller.tenant
             _check_parsed(request)
             generation_time(request.generation_id)  # INVALID_ARGUMENT for anything but our UUIDs
-            record = await self.provenance.get_record.remote(request.generation_id)
+            record = await retried("get_record", lambda: self.provenance.get_record.remote(request.generation_id),
+                                   self.metrics)
             return convert.provenance_record_to_proto(record, tenant)
         except Exception as exc:  # noqa: BLE001
             self._fail(call, grpc_context, exc)

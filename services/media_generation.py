@@ -37,6 +37,7 @@ from safety.verdict import Verdict
 from services.audio_generator import GeneratedAudio
 from services.image_generation import Done, PromptChecked, PromptEncoded, Queued, Stored
 from services.deadlines import StageClock, StepTimer
+from services.stage_retry import retried, retried_stream
 from services.metrics import Metrics
 from services.provenance import ArtifactInfo, CommitRequest, SealAudioRequest, SealVideoRequest
 from services.records import AudioRecord, GenerationRecord, VideoRecord, generation_time, save_manifest
@@ -100,25 +101,13 @@ class MediaGeneration:
 
     async def _check_prompt(self, tenant: str, prompt: str, timings: dict) -> Verdict:
         t = time.perf_counter()
-        verdict: Verdict = await self.safety.check_prompt.remote(tenant, prompt)
+        verdict: Verdict = await retried("safety_prompt", lambda: self.safety.check_prompt.remote(tenant, prompt),
+                                         self.metrics)
         timings["safety_prompt_s"] = time.perf_counter() - t
         if verdict.action is Action.BLOCK:
             raise PermissionDenied(f"prompt: blocked by the safety policy: {verdict.reason}",
                                    verdict.triggered[0].category.value)
         return verdict
-
-    @staticmethod
-    async def _generated(stream, kind: type) -> AsyncIterator:
-        """Relays a generator deployment's stream; cancels it if the caller stops early."""
-        result = None
-        try:
-            async for item in stream:
-                if isinstance(item, kind):
-                    result = item
-                yield item
-        finally:
-            if result is None:
-                stream.cancel()  # the client left or a stage failed: free the generator now
 
     # --- video ------------------------------------------------------------------------------
     async def run_video(self, job: VideoJob, position: int) -> AsyncIterator:
@@ -132,8 +121,8 @@ class MediaGeneration:
         yield PromptChecked(prompt_verdict)
 
         t = time.perf_counter()
-        embeddings = await self.text_encoder.encode.remote(
-            EncodeRequest(p.model, p.prompt, p.negative_prompt, p.guidance_scale))
+        encode = EncodeRequest(p.model, p.prompt, p.negative_prompt, p.guidance_scale)
+        embeddings = await retried("text_encode", lambda: self.text_encoder.encode.remote(encode), self.metrics)
         timings["text_encode_s"] = time.perf_counter() - t
         yield PromptEncoded(embeddings.cache_hit)
 
@@ -142,8 +131,9 @@ class MediaGeneration:
         t = time.perf_counter()
         video: GeneratedVideo | None = None
         steps = StepTimer()
-        stream = self.video_generator.options(stream=True).generate.remote(p, embeddings)
-        async for item in self._generated(stream, GeneratedVideo):
+        stream = retried_stream("video_generate", lambda: self.video_generator.options(stream=True).generate.remote(
+            p, embeddings), self.metrics)  # seeded: a run whose replica died is run again
+        async for item in stream:
             if isinstance(item, StepEvent):
                 steps.report(item.step)
                 yield item
@@ -163,8 +153,8 @@ class MediaGeneration:
 
         yield Phase("sealing")
         t = time.perf_counter()
-        sealed = await self.provenance.seal_video.remote(
-            SealVideoRequest(job.generation_id, p.model, job.model_version, p.container, frames, p.fps))
+        seal = SealVideoRequest(job.generation_id, p.model, job.model_version, p.container, frames, p.fps)
+        sealed = await retried("seal", lambda: self.provenance.seal_video.remote(seal), self.metrics)
         timings["seal_s"] = time.perf_counter() - t
 
         yield Phase("storing")
@@ -198,7 +188,8 @@ class MediaGeneration:
         """The frames to release (blurred if any sampled frame says so) and the strictest verdict."""
         floor = prompt_verdict.action if prompt_verdict.action in (Action.FLAG, Action.BLUR) else Action.ALLOW
         sample = [frames[i] for i in safety_sample(len(frames), job.params.fps)]
-        check: ImageCheck = await self.safety.check_images.remote(job.tenant, sample, floor)
+        check: ImageCheck = await retried(
+            "safety_image", lambda: self.safety.check_images.remote(job.tenant, sample, floor), self.metrics)
         strictest = max(check.verdicts, key=lambda v: v.action.severity)
         if strictest.action is Action.BLOCK:
             raise PermissionDenied(f"the video was blocked by the safety policy: {strictest.reason}",
@@ -222,8 +213,9 @@ class MediaGeneration:
         t = time.perf_counter()
         audio: GeneratedAudio | None = None
         tokens = StepTimer()  # progress in seconds of audio, timed between token reports
-        stream = self.audio_generator.options(stream=True).generate.remote(p)
-        async for item in self._generated(stream, GeneratedAudio):
+        stream = retried_stream("audio_generate", lambda: self.audio_generator.options(stream=True).generate.remote(p),
+                                self.metrics)
+        async for item in stream:
             if isinstance(item, StepEvent):
                 tokens.report(item.step / max(item.total, 1) * p.duration_s)
                 yield item
@@ -236,9 +228,9 @@ class MediaGeneration:
 
         yield Phase("sealing")
         t = time.perf_counter()
-        sealed = await self.provenance.seal_audio.remote(
-            SealAudioRequest(job.generation_id, p.model, job.model_version, job.fmt, audio.samples,
-                             audio.sample_rate))
+        seal = SealAudioRequest(job.generation_id, p.model, job.model_version, job.fmt, audio.samples,
+                                audio.sample_rate)
+        sealed = await retried("seal", lambda: self.provenance.seal_audio.remote(seal), self.metrics)
         timings["seal_s"] = time.perf_counter() - t
 
         yield Phase("storing")

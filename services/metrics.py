@@ -108,6 +108,13 @@ class Metrics:
                        tag_keys=("backend", "operation", "kind"))
 
     @functools.cached_property
+    def stage_retries(self) -> Counter:
+        return Counter("genmedia_stage_retries_total",
+                       description="Stage calls made again because the replica serving them died mid-call, by "
+                                   "stage (each is a pure function of its request; see services/stage_retry.py).",
+                       tag_keys=("stage",))
+
+    @functools.cached_property
     def images_produced(self) -> Counter:
         return Counter("genmedia_images_produced_total",
                        description="Images released to clients (stored and recorded), by model.",

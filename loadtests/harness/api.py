@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +28,11 @@ def run_scenario(target: Target, scenario: Scenario, out_dir: Path | None, stem:
     runner.SetupError when the run could not start."""
     log(f"scenario {scenario.name}: {len(scenario.schedule.times())} requests over "
         f"{scenario.schedule.duration_s:.1f} s against {target.address}")
-    result = runner.run(target.address, scenario)
-    replicas = target.replicas(result.t0_unix, result.wall_seconds + 2 * scenario.replica_poll_s)
+    result = runner.run(target.address, scenario, inject=target.inject if scenario.faults else None)
+    until_s = result.wall_seconds
+    if scenario.faults:  # give Serve time to finish replacing what was killed late in the run
+        until_s = max(until_s, _await_replacements(target, result, scenario))
+    replicas = target.replicas(result.t0_unix, until_s + 2 * scenario.replica_poll_s)
     doc = reporting.build(result, replicas, {"address": target.address,
                                              "started_by_harness": target.service is not None})
     doc["slo"] = slo.judge(doc, scenario.slo)
@@ -39,3 +43,19 @@ def run_scenario(target: Target, scenario: Scenario, out_dir: Path | None, stem:
         if chart:
             reporting.write_chart(doc, out_dir / f"{stem}.png")
     return doc
+
+
+def _await_replacements(target: Target, result: runner.RunResult, scenario: Scenario,
+                        timeout_s: float = 120.0) -> float:
+    """Fills each fault's `replaced_after_s` (seconds until Serve ran a replacement), waiting up to
+    `timeout_s` after the run for replicas still starting (None if one never came back); returns
+    the seconds from t0 it waited until."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        for fault in result.faults:
+            fault["replaced_after_s"] = target.replaced_after_s(fault)
+        pending = [f for f in result.faults if f.get("ok") and f["replaced_after_s"] is None]
+        if not pending or time.monotonic() > deadline:
+            break
+        time.sleep(scenario.replica_poll_s)
+    return time.time() - result.t0_unix

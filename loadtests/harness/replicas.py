@@ -23,21 +23,47 @@ from loadtests.common import REPO, log
 
 _POLL_CODE = r"""
 import json, os, sys, threading, time
-def _exit_on_eof():
-    sys.stdin.read()
-    os._exit(0)
-threading.Thread(target=_exit_on_eof, daemon=True).start()
 import ray
 from ray import serve
 ray.init(address=sys.argv[1], namespace="serve", log_to_driver=False, logging_level="ERROR")
 app, interval = sys.argv[2], float(sys.argv[3])
+prefix = f"SERVE_REPLICA::{app}#"
+def replica_names():
+    names = {}
+    for actor in ray.util.list_named_actors(all_namespaces=True):
+        if actor["namespace"] == "serve" and actor["name"].startswith(prefix):
+            deployment = actor["name"][len(prefix):].split("#")[0]
+            names.setdefault(deployment, []).append(actor["name"])
+    return {d: sorted(n) for d, n in names.items()}
+def kill(deployment):
+    # A fault for the chaos scenarios: one live replica of `deployment`, killed without restart
+    # (as a crash or OOM would); the Serve controller notices and starts a replacement.
+    fault = {"t": time.time(), "action": "kill_replica", "deployment": deployment}
+    try:
+        names = replica_names().get(deployment, [])
+        if not names:
+            raise LookupError(f"no live replica of {deployment}")
+        fault["replica"] = names[0]
+        ray.kill(ray.get_actor(names[0], namespace="serve"), no_restart=True)
+        fault["ok"] = True
+    except Exception as exc:
+        fault.update(ok=False, error=repr(exc)[:300])
+    print("FAULT=" + json.dumps(fault), flush=True)
+def commands():
+    for line in sys.stdin:  # "KILL <deployment>"
+        verb, _, arg = line.strip().partition(" ")
+        if verb == "KILL":
+            kill(arg)
+    os._exit(0)  # stdin closed: the harness is done (or died)
+threading.Thread(target=commands, daemon=True).start()
 while True:
     try:
         status = serve.status().applications.get(app)
         deployments = {} if status is None else {
             name: {getattr(state, "value", str(state)): n for state, n in d.replica_states.items()}
             for name, d in status.deployments.items()}
-        print("REPLICAS=" + json.dumps({"t": time.time(), "deployments": deployments}), flush=True)
+        print("REPLICAS=" + json.dumps({"t": time.time(), "deployments": deployments, "names": replica_names()}),
+              flush=True)
     except Exception as exc:
         print("POLLERROR=" + repr(exc)[:300], flush=True)
     time.sleep(interval)
@@ -51,6 +77,8 @@ class ReplicaPoller:
         self.gcs_address, self.env, self.app_name, self.interval_s = gcs_address, env, app_name, interval_s
         self.samples: list[dict[str, Any]] = []
         self.errors: list[str] = []
+        self.faults: list[dict[str, Any]] = []
+        self._fault_done = threading.Condition()
         self.proc: subprocess.Popen | None = None
         self._thread: threading.Thread | None = None
         self._first = threading.Event()
@@ -74,8 +102,44 @@ class ReplicaPoller:
             if line.startswith("REPLICAS="):
                 self.samples.append(json.loads(line.removeprefix("REPLICAS=")))
                 self._first.set()
+            elif line.startswith("FAULT="):
+                with self._fault_done:
+                    self.faults.append(json.loads(line.removeprefix("FAULT=")))
+                    self._fault_done.notify_all()
             elif line.startswith("POLLERROR="):
                 self.errors.append(line.removeprefix("POLLERROR=").strip())
+
+    def kill_replica(self, deployment: str, timeout_s: float = 30.0) -> dict[str, Any]:
+        """Kills one live replica of `deployment` (no restart: Serve replaces it); returns the
+        fault record {t, action, deployment, replica, ok[, error]}."""
+        if self.proc is None or self.proc.stdin is None:
+            return {"t": None, "action": "kill_replica", "deployment": deployment, "ok": False,
+                    "error": "no Ray driver attached"}
+        with self._fault_done:
+            before = len(self.faults)
+            self.proc.stdin.write(f"KILL {deployment}\n")
+            self.proc.stdin.flush()
+            if not self._fault_done.wait_for(lambda: len(self.faults) > before, timeout_s):
+                return {"t": None, "action": "kill_replica", "deployment": deployment, "ok": False,
+                        "error": f"the driver did not answer within {timeout_s:.0f} s"}
+            return self.faults[before]
+
+    def replaced_after_s(self, fault: dict[str, Any]) -> float | None:
+        """Seconds from a kill until the deployment again had as many RUNNING replicas as before
+        it, none of them the killed one; None if that never happened in the samples."""
+        deployment, killed, t = fault.get("deployment"), fault.get("replica"), fault.get("t")
+        if not fault.get("ok") or t is None:
+            return None
+        before = [s for s in self.samples if s["t"] <= t]
+        wanted = before[-1]["deployments"].get(deployment, {}).get("RUNNING", 1) if before else 1
+        for sample in self.samples:
+            if sample["t"] <= t:
+                continue
+            running = sample["deployments"].get(deployment, {}).get("RUNNING", 0)
+            names = sample.get("names", {}).get(deployment, [])
+            if running >= wanted and killed not in names and len(names) >= wanted:
+                return sample["t"] - t
+        return None
 
     def stop(self) -> None:
         if self.proc is None:

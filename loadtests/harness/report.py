@@ -11,6 +11,8 @@ JSON (`report.json`), keys:
 - `timeseries`: per second from the first intended send: `sent` (intended arrivals), `completed`
   (OK), `errors` (server-side codes), `p50_s`, `p99_s` (of requests completing that second)
 - `replicas`: `t` (s), `running` and `total` per deployment, from ray.serve.status()
+- `faults`: the chaos scenario's faults as carried out: `at_s`, `action`, `deployment`, the
+  `replica` killed, `ok`, and `replaced_after_s` (until Serve ran a replacement; None: never)
 - `validity`: valve hits, peak in-flight, send lag; `valid` and its `reasons`
 - `slo`: the verdict (loadtests.harness.slo) with the exit code
 
@@ -105,6 +107,10 @@ def build(result: RunResult, replicas: dict[str, Any], target: dict[str, Any]) -
         reasons.append(f"{by_code['CLIENT_ERROR']} request(s) failed inside the harness")
     if by_code.get("CLIENT_NO_ARTIFACT"):
         reasons.append(f"{by_code['CLIENT_NO_ARTIFACT']} verify/get_generation request(s) had no artifact")
+    for fault in result.faults:
+        if not fault.get("ok"):
+            reasons.append(f"fault {fault['action']} {fault['deployment']} at {fault['at_s']:.1f} s was not carried "
+                           f"out: {fault.get('error')}")
     if len(records) != result.planned:
         reasons.append(f"{result.planned - len(records)} planned request(s) have no record")
 
@@ -139,6 +145,7 @@ def build(result: RunResult, replicas: dict[str, Any], target: dict[str, Any]) -
         "warmup": result.warmup,
         "timeseries": _timeseries(result, scenario.slo.error_codes),
         "replicas": replicas,
+        "faults": result.faults,
         "validity": {"valid": not reasons, "reasons": reasons, "valve_hits": result.valve_hits,
                      "max_in_flight": scenario.max_in_flight, "peak_in_flight": result.max_in_flight_seen,
                      "send_lag_p99_s": lag_p99},
@@ -202,6 +209,11 @@ def write_chart(report: dict[str, Any], path: Path) -> None:
     ax_rep.set_ylabel("running replicas\n(lines offset slightly)")
     ax_rep.set_xlabel("seconds from the first intended send")
     ax_rep.grid(alpha=0.3)
+    for fault in report.get("faults", []):
+        for ax in (ax_lat, ax_rate, ax_rep):
+            ax.axvline(fault["at_s"], color="black", linestyle="-.", linewidth=0.8)
+        ax_rep.annotate(f"kill {fault['deployment']}", (fault["at_s"], ax_rep.get_ylim()[1]), fontsize=7,
+                        rotation=90, va="top", ha="right")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)
@@ -223,6 +235,11 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         values = "".join(f"{fmt(s[k]):>9}" for k in ("p50", "p90", "p99", "p99.9", "max"))
         lines.append(f"{name:16}{s['count']:>7}{values}")
     lines.append("codes: " + ", ".join(f"{c} {n}" for c, n in counts["by_code"].items()))
+    for f in report.get("faults", []):
+        back = f.get("replaced_after_s")
+        lines.append(f"fault at {f['at_s']:.1f} s: {f['action']} {f['deployment']} {f.get('replica', '')}: "
+                     + (f"replaced after {back:.1f} s" if back is not None else
+                        "NOT replaced" if f.get("ok") else f"not carried out ({f.get('error')})"))
     v = report["validity"]
     lines.append(f"client: peak in flight {v['peak_in_flight']}/{v['max_in_flight']}, valve hits {v['valve_hits']}, "
                  f"send lag p99 {v['send_lag_p99_s'] * 1000:.1f} ms" + ("" if v["valid"] else

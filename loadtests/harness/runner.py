@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import grpc
 
@@ -62,6 +62,7 @@ class RunResult:
     max_in_flight_seen: int = 0
     issue_seconds: float = 0.0     # from t0 to the last send
     wall_seconds: float = 0.0      # from t0 to the last completion
+    faults: list[dict[str, Any]] = field(default_factory=list)  # as injected: at_s (from t0) and the outcome
 
 
 async def _warm_up(scenario: Scenario, stubs: Stubs, artifacts: Artifacts, metadata: tuple) -> list[dict[str, Any]]:
@@ -90,7 +91,12 @@ async def _warm_up(scenario: Scenario, stubs: Stubs, artifacts: Artifacts, metad
     return out
 
 
-async def run_async(address: str, scenario: Scenario, progress_every_s: float = 5.0) -> RunResult:
+# Carries out one scenario fault (blocking; run in a thread) and returns its record.
+Injector = Callable[[Any], dict[str, Any]]
+
+
+async def run_async(address: str, scenario: Scenario, progress_every_s: float = 5.0,
+                    inject: Injector | None = None) -> RunResult:
     metadata = (("application", scenario.application),) if scenario.application else ()
     options = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
     interceptors = aio_metadata_interceptors(auth_metadata())  # the API key in $GENMEDIA_API_KEY, if any
@@ -141,6 +147,18 @@ async def run_async(address: str, scenario: Scenario, progress_every_s: float = 
                 result.records.append(Record(n, spec.kind, intended, sent, done, code,
                                              None if first is None else first - t0, waited))
 
+        async def fault(spec) -> None:
+            await asyncio.sleep(max(0.0, t0 + spec.at_s - loop.time()))
+            if inject is None:
+                record = {"ok": False, "error": "no Ray driver attached: faults need --start-service or --ray-address"}
+            else:
+                record = await loop.run_in_executor(None, inject, spec)
+            record = {**spec.describe(), **record, "at_s": loop.time() - t0}
+            log(f"fault at {record['at_s']:.1f} s: {spec.action} {spec.deployment}: "
+                f"{record.get('replica', '')} {'ok' if record.get('ok') else record.get('error')}")
+            result.faults.append(record)
+
+        fault_tasks = [asyncio.create_task(fault(spec)) for spec in scenario.faults]
         tasks = []
         next_progress = progress_every_s
         for n, (intended, spec) in enumerate(zip(times, kinds)):
@@ -155,11 +173,14 @@ async def run_async(address: str, scenario: Scenario, progress_every_s: float = 
         result.issue_seconds = loop.time() - t0
         if tasks:
             await asyncio.gather(*tasks)
+        if fault_tasks:
+            await asyncio.gather(*fault_tasks)
         result.wall_seconds = loop.time() - t0
         result.records.sort(key=lambda r: r.n)
         return result
 
 
-def run(address: str, scenario: Scenario) -> RunResult:
-    """Runs `scenario` against `address` (blocking) and returns every request's record."""
-    return asyncio.run(run_async(address, scenario))
+def run(address: str, scenario: Scenario, inject: Injector | None = None) -> RunResult:
+    """Runs `scenario` against `address` (blocking) and returns every request's record; `inject`
+    carries out the scenario's faults."""
+    return asyncio.run(run_async(address, scenario, inject=inject))

@@ -8,6 +8,7 @@
   UNAVAILABLE, INTERNAL, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED, ...) over all requests sent.
   Client-caused codes (INVALID_ARGUMENT, PERMISSION_DENIED for a blocked prompt, NOT_FOUND) are
   counted per code in the report but are not errors of the service.
+- chaos scenarios (`faults`): every replica killed was replaced by Serve (`replicas_replaced`).
 
 Exit codes: 0 the SLO holds and the run is valid; 1 the SLO failed; 2 the harness could not judge:
 setup error, no request completed, or the run is invalid (the client's safety valve shut, the
@@ -37,6 +38,11 @@ def judge(report: dict[str, Any], slo: Slo) -> dict[str, Any]:
         "error_ratio": {"limit": slo.max_error_ratio, "value": ratio, "errors": errors,
                         "ok": ratio is not None and ratio <= slo.max_error_ratio},
     }
+    faults = [f for f in report.get("faults", []) if f.get("ok")]
+    if faults:  # chaos: every killed replica must have been replaced
+        replaced = [f.get("replaced_after_s") for f in faults]
+        checks["replicas_replaced"] = {"limit": len(faults), "value": sum(r is not None for r in replaced),
+                                       "replaced_after_s": replaced, "ok": all(r is not None for r in replaced)}
     slo_ok = all(c["ok"] for c in checks.values())
     validity = report["validity"]
     if not sent or p99 is None:

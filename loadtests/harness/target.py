@@ -115,6 +115,15 @@ class Target:
         seconds = self.service.wait_serving(self.start_timeout_s)
         log(f"service SERVING at {self.address} after {seconds:.0f} s")
 
+    def inject(self, fault) -> dict[str, Any]:
+        """Carries out a scenario fault (`workload.Fault`) through the replica poller's Ray driver."""
+        if self.poller is None:
+            return {"ok": False, "error": f"no Ray driver attached ({self.replica_note})"}
+        return self.poller.kill_replica(fault.deployment)
+
+    def replaced_after_s(self, fault: dict[str, Any]) -> float | None:
+        return None if self.poller is None else self.poller.replaced_after_s(fault)
+
     def replicas(self, t0_unix: float, until_s: float | None = None) -> dict[str, Any]:
         if self.poller is None:
             return unavailable(self.replica_note)

@@ -195,6 +195,36 @@ class Slo:
 
 
 @dataclass(frozen=True)
+class Fault:
+    """A fault injected during the run (chaos scenarios): at `at_s` from the first intended send,
+    kill one live replica of `deployment` (Serve must replace it). Needs the Ray driver the replica
+    series uses (--start-service, or --ray-address)."""
+    at_s: float
+    action: str
+    deployment: str
+
+    def describe(self) -> dict[str, Any]:
+        return {"at_s": self.at_s, "action": self.action, "deployment": self.deployment}
+
+
+FAULT_ACTIONS = ("kill_replica",)
+
+
+def faults_from_list(items: list[dict[str, Any]]) -> tuple[Fault, ...]:
+    faults = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or set(item) - {"at_s", "kill_replica"} or "at_s" not in item:
+            raise ValueError(f"faults[{i}]: expected {{at_s: S, kill_replica: Deployment}}, got {item!r:.120}")
+        if not isinstance(item.get("kill_replica"), str) or not item["kill_replica"]:
+            raise ValueError(f"faults[{i}].kill_replica: a deployment name (Denoiser, TextEncoder, ...)")
+        at_s = float(item["at_s"])
+        if not 0 <= at_s < 86400:
+            raise ValueError(f"faults[{i}].at_s: must be in [0, 86400) seconds")
+        faults.append(Fault(at_s, "kill_replica", item["kill_replica"]))
+    return tuple(sorted(faults, key=lambda f: f.at_s))
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     schedule: Schedule
@@ -206,6 +236,7 @@ class Scenario:
     replica_poll_s: float = 1.0
     application: str | None = None  # the `application` metadata, when several Serve apps share the proxy
     source: str = ""
+    faults: tuple[Fault, ...] = ()
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "source": self.source, "schedule": self.schedule.describe(),
@@ -214,11 +245,12 @@ class Scenario:
                                                     "error_codes": list(self.slo.error_codes)},
                 "client": {"max_in_flight": self.max_in_flight, "max_send_lag_s": self.max_send_lag_s,
                            "warmup_requests": self.warmup_requests,
-                           "replica_poll_s": self.replica_poll_s, "application": self.application}}
+                           "replica_poll_s": self.replica_poll_s, "application": self.application},
+                "faults": [f.describe() for f in self.faults]}
 
 
 def scenario_from_dict(doc: dict[str, Any], source: str = "") -> Scenario:
-    known = {"name", "description", "schedule", "limits", "mix", "slo", "client", "warmup"}
+    known = {"name", "description", "schedule", "limits", "mix", "slo", "client", "warmup", "faults"}
     unknown = set(doc) - known
     if unknown:
         raise ValueError(f"scenario: unknown sections {sorted(unknown)} (known: {sorted(known)})")
@@ -240,6 +272,7 @@ def scenario_from_dict(doc: dict[str, Any], source: str = "") -> Scenario:
         replica_poll_s=float(client.get("replica_poll_s", 1.0)),
         application=client.get("application"),
         source=source,
+        faults=faults_from_list(doc.get("faults") or []),
     )
 
 

@@ -153,7 +153,8 @@ def test_mix_draw_follows_weights_and_is_repeatable():
         mix_from_list([{"kind": "image", "colour": "red"}])
 
 
-@pytest.mark.parametrize("name", ["smoke", "mixed", "spike", "soak", "step", "overload-2x", "overload-5x"])
+@pytest.mark.parametrize("name", ["smoke", "mixed", "spike", "soak", "step", "overload-2x", "overload-5x",
+                                  "chaos-replica-kill"])
 def test_shipped_scenarios_load(name):
     scenario = load_scenario(REPO / "loadtests" / "scenarios" / f"{name}.yaml")
     times = scenario.schedule.times()
@@ -183,6 +184,45 @@ def test_verdict_exit_codes():
     assert judge(_report({"OK": 100}, 0.5, valid=False), slo)["exit_code"] == EXIT_ERROR
     assert judge(_report({"OK": 100}, 1.5, valid=False), slo)["exit_code"] == EXIT_SLO_FAILED
     assert judge(_report({}, None), slo)["exit_code"] == EXIT_ERROR
+
+
+def test_faults_parse_in_time_order_and_reject_nonsense():
+    schedule = {"shape": {"type": "constant", "rate": 1.0, "duration": 30}}
+    scenario = scenario_from_dict({"name": "c", "schedule": schedule, "mix": [{"kind": "image"}],
+                                   "faults": [{"at_s": 20, "kill_replica": "TextEncoder"},
+                                              {"at_s": 5, "kill_replica": "Denoiser"}]})
+    assert [(f.at_s, f.deployment) for f in scenario.faults] == [(5.0, "Denoiser"), (20.0, "TextEncoder")]
+    assert scenario.describe()["faults"][0] == {"at_s": 5.0, "action": "kill_replica", "deployment": "Denoiser"}
+    for bad in ([{"at_s": 5}], [{"at_s": -1, "kill_replica": "Denoiser"}], [{"kill_replica": "Denoiser"}],
+                [{"at_s": 5, "kill_replica": "Denoiser", "twice": True}]):
+        with pytest.raises(ValueError):
+            scenario_from_dict({"name": "c", "schedule": schedule, "mix": [{"kind": "image"}], "faults": bad})
+
+
+def test_a_killed_replica_that_never_came_back_fails_the_verdict():
+    slo = Slo(p99_s=10.0, max_error_ratio=0.05)
+    report = _report({"OK": 100}, 0.5)
+    report["faults"] = [{"ok": True, "replaced_after_s": 4.2}, {"ok": True, "replaced_after_s": None}]
+    verdict = judge(report, slo)
+    assert verdict["exit_code"] == EXIT_SLO_FAILED and verdict["checks"]["replicas_replaced"]["value"] == 1
+    report["faults"][1]["replaced_after_s"] = 6.0
+    assert judge(report, slo)["exit_code"] == EXIT_PASS
+
+
+def test_replacement_time_from_the_replica_samples():
+    from loadtests.harness.replicas import ReplicaPoller
+
+    poller = ReplicaPoller("127.0.0.1:1", {}, "genmedia")
+    running = lambda n: {"Denoiser": {"RUNNING": n}}  # noqa: E731
+    poller.samples = [
+        {"t": 100.0, "deployments": running(1), "names": {"Denoiser": ["old"]}},
+        {"t": 101.0, "deployments": running(1), "names": {}},  # serve.status has not noticed yet
+        {"t": 102.0, "deployments": {"Denoiser": {"STARTING": 1}}, "names": {"Denoiser": ["new"]}},
+        {"t": 106.5, "deployments": running(1), "names": {"Denoiser": ["new"]}},
+    ]
+    fault = {"t": 100.5, "ok": True, "deployment": "Denoiser", "replica": "old"}
+    assert poller.replaced_after_s(fault) == pytest.approx(6.0)
+    assert poller.replaced_after_s({**fault, "t": 107.0}) is None
 
 
 def test_loopback_only_unless_allowed():

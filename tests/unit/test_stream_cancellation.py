@@ -208,3 +208,56 @@ def test_through_rays_server_unary_calls_see_the_deadline(ray_server):
     with grpc.insecure_channel(f"127.0.0.1:{ray_server.port}") as channel:
         answer = channel.unary_unary("/genmedia.v1.GenerationService/GenerateImage")(b"", timeout=20)
     assert abs(float(answer) - (time.time() + 20)) < 2
+
+
+class _RecordingContext:
+    """The parts of a grpc.aio servicer context that Ray's proxy uses to report a status."""
+
+    def __init__(self):
+        self._code, self._details = None, None
+
+    def time_remaining(self):
+        return None
+
+    def invocation_metadata(self):
+        return ()
+
+    def code(self):
+        return self._code
+
+    def details(self):
+        return self._details
+
+    def set_code(self, code):
+        self._code = code
+
+    def set_details(self, details):
+        self._details = details
+
+
+@pytest.mark.parametrize("ray_text", [
+    "The actor died unexpectedly before finishing this task.",
+    "ray.exceptions.ActorDiedError: The actor died because its worker process was killed (ray.kill)",
+    "The actor 9f3e... is unavailable: connection reset. The task may or may not have been executed on the actor.",
+])
+def test_a_replica_lost_mid_call_is_unavailable_not_internal(ray_text):
+    from ray.serve._private.grpc_util import ResponseStatus, set_grpc_code_and_details
+
+    from genmedia.grpc_servicers import LOST_REPLICA_DETAILS, _DeadlineContext
+
+    inner = _RecordingContext()
+    set_grpc_code_and_details(_DeadlineContext(inner), ResponseStatus(code=grpc.StatusCode.INTERNAL,
+                                                                      message=ray_text, is_error=True))
+    assert inner.code() == grpc.StatusCode.UNAVAILABLE and inner.details() == LOST_REPLICA_DETAILS
+
+
+def test_our_own_internal_status_is_kept():
+    from ray.serve._private.grpc_util import ResponseStatus, set_grpc_code_and_details
+
+    from genmedia.grpc_servicers import _DeadlineContext
+
+    inner = _RecordingContext()
+    ours = "internal error (a bug in genmedia; it has been logged)"
+    set_grpc_code_and_details(_DeadlineContext(inner), ResponseStatus(code=grpc.StatusCode.INTERNAL, message=ours,
+                                                                      is_error=True))
+    assert inner.code() == grpc.StatusCode.INTERNAL and inner.details() == ours
