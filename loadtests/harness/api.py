@@ -52,9 +52,10 @@ def _await_replacements(target: Target, result: runner.RunResult, scenario: Scen
     the seconds from t0 it waited until."""
     deadline = time.monotonic() + timeout_s
     while True:
-        for fault in result.faults:
+        kills = [f for f in result.faults if f.get("action") == "kill_replica"]
+        for fault in kills:
             fault["replaced_after_s"] = target.replaced_after_s(fault)
-        pending = [f for f in result.faults if f.get("ok") and f["replaced_after_s"] is None]
+        pending = [f for f in kills if f.get("ok") and f["replaced_after_s"] is None]
         if not pending or time.monotonic() > deadline:
             break
         time.sleep(scenario.replica_poll_s)

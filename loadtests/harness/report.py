@@ -109,7 +109,8 @@ def build(result: RunResult, replicas: dict[str, Any], target: dict[str, Any]) -
         reasons.append(f"{by_code['CLIENT_NO_ARTIFACT']} verify/get_generation request(s) had no artifact")
     for fault in result.faults:
         if not fault.get("ok"):
-            reasons.append(f"fault {fault['action']} {fault['deployment']} at {fault['at_s']:.1f} s was not carried "
+            reasons.append(f"fault {fault['action']} {fault.get('deployment') or fault.get('name')} at "
+                           f"{fault['at_s']:.1f} s was not carried "
                            f"out: {fault.get('error')}")
     if len(records) != result.planned:
         reasons.append(f"{result.planned - len(records)} planned request(s) have no record")
@@ -212,8 +213,11 @@ def write_chart(report: dict[str, Any], path: Path) -> None:
     for fault in report.get("faults", []):
         for ax in (ax_lat, ax_rate, ax_rep):
             ax.axvline(fault["at_s"], color="black", linestyle="-.", linewidth=0.8)
-        ax_rep.annotate(f"kill {fault['deployment']}", (fault["at_s"], ax_rep.get_ylim()[1]), fontsize=7,
-                        rotation=90, va="top", ha="right")
+        label = f"kill {fault['deployment']}" if fault["action"] == "kill_replica" else fault.get("name", "exec")
+        if fault.get("undone_after_s"):
+            for ax in (ax_lat, ax_rate, ax_rep):
+                ax.axvspan(fault["at_s"], fault["at_s"] + fault["undone_after_s"], color="gray", alpha=0.15)
+        ax_rep.annotate(label, (fault["at_s"], ax_rep.get_ylim()[1]), fontsize=7, rotation=90, va="top", ha="right")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)
@@ -236,6 +240,12 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         lines.append(f"{name:16}{s['count']:>7}{values}")
     lines.append("codes: " + ", ".join(f"{c} {n}" for c, n in counts["by_code"].items()))
     for f in report.get("faults", []):
+        if f["action"] != "kill_replica":
+            undone = f.get("undone_after_s")
+            lines.append(f"fault at {f['at_s']:.1f} s: exec {f.get('name')}: " + (
+                ("ok" + (f", undone after {undone:.1f} s" if undone else "")) if f.get("ok") else
+                f"FAILED ({f.get('error')})"))
+            continue
         back = f.get("replaced_after_s")
         lines.append(f"fault at {f['at_s']:.1f} s: {f['action']} {f['deployment']} {f.get('replica', '')}: "
                      + (f"replaced after {back:.1f} s" if back is not None else

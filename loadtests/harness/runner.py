@@ -149,12 +149,13 @@ async def run_async(address: str, scenario: Scenario, progress_every_s: float = 
 
         async def fault(spec) -> None:
             await asyncio.sleep(max(0.0, t0 + spec.at_s - loop.time()))
+            at_s = loop.time() - t0
             if inject is None:
                 record = {"ok": False, "error": "no Ray driver attached: faults need --start-service or --ray-address"}
             else:
                 record = await loop.run_in_executor(None, inject, spec)
-            record = {**spec.describe(), **record, "at_s": loop.time() - t0}
-            log(f"fault at {record['at_s']:.1f} s: {spec.action} {spec.deployment}: "
+            record = {**spec.describe(), **record, "at_s": at_s}
+            log(f"fault at {record['at_s']:.1f} s: {spec.action} {spec.target}: "
                 f"{record.get('replica', '')} {'ok' if record.get('ok') else record.get('error')}")
             result.faults.append(record)
 

@@ -116,7 +116,12 @@ class Target:
         log(f"service SERVING at {self.address} after {seconds:.0f} s")
 
     def inject(self, fault) -> dict[str, Any]:
-        """Carries out a scenario fault (`workload.Fault`) through the replica poller's Ray driver."""
+        """Carries out a scenario fault (`workload.Fault`): a command, or a replica kill through the
+        replica poller's Ray driver."""
+        if fault.action == "exec":
+            from loadtests.harness.faults import run_exec
+
+            return run_exec(fault)
         if self.poller is None:
             return {"ok": False, "error": f"no Ray driver attached ({self.replica_note})"}
         return self.poller.kill_replica(fault.deployment)

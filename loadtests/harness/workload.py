@@ -196,31 +196,69 @@ class Slo:
 
 @dataclass(frozen=True)
 class Fault:
-    """A fault injected during the run (chaos scenarios): at `at_s` from the first intended send,
-    kill one live replica of `deployment` (Serve must replace it). Needs the Ray driver the replica
-    series uses (--start-service, or --ray-address)."""
+    """A fault injected during the run (chaos scenarios), at `at_s` from the first intended send:
+
+    - `kill_replica`: kill one live replica of `deployment` (Serve must replace it); needs the Ray
+      driver the replica series uses (--start-service, or --ray-address).
+    - `exec`: run `command` (an argv list, no shell; `${VAR}` taken from the harness's environment),
+      then `undo` after `undo_after_s`: e.g. stop the S3 server for 10 s, restart the database,
+      `kubectl delete pod ...`.
+    """
     at_s: float
     action: str
-    deployment: str
+    deployment: str = ""
+    command: tuple[str, ...] = ()
+    undo: tuple[str, ...] = ()
+    undo_after_s: float = 0.0
+    name: str = ""
 
     def describe(self) -> dict[str, Any]:
-        return {"at_s": self.at_s, "action": self.action, "deployment": self.deployment}
+        if self.action == "kill_replica":
+            return {"at_s": self.at_s, "action": self.action, "deployment": self.deployment}
+        return {"at_s": self.at_s, "action": self.action, "name": self.name, "command": list(self.command),
+                "undo": list(self.undo), "undo_after_s": self.undo_after_s}
+
+    @property
+    def target(self) -> str:
+        return self.deployment or self.name
 
 
-FAULT_ACTIONS = ("kill_replica",)
+FAULT_ACTIONS = ("kill_replica", "exec")
+
+
+def _argv(value: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(a, (str, int)) for a in value):
+        raise ValueError(f"{where}: an argv list of strings, e.g. [kill, -STOP, '${{S3_PID}}']")
+    return tuple(str(a) for a in value)
 
 
 def faults_from_list(items: list[dict[str, Any]]) -> tuple[Fault, ...]:
     faults = []
     for i, item in enumerate(items):
-        if not isinstance(item, dict) or set(item) - {"at_s", "kill_replica"} or "at_s" not in item:
-            raise ValueError(f"faults[{i}]: expected {{at_s: S, kill_replica: Deployment}}, got {item!r:.120}")
-        if not isinstance(item.get("kill_replica"), str) or not item["kill_replica"]:
-            raise ValueError(f"faults[{i}].kill_replica: a deployment name (Denoiser, TextEncoder, ...)")
+        where = f"faults[{i}]"
+        if not isinstance(item, dict) or "at_s" not in item:
+            raise ValueError(f"{where}: expected {{at_s: S, kill_replica: Deployment}} or {{at_s: S, exec: [...]}}")
         at_s = float(item["at_s"])
         if not 0 <= at_s < 86400:
-            raise ValueError(f"faults[{i}].at_s: must be in [0, 86400) seconds")
-        faults.append(Fault(at_s, "kill_replica", item["kill_replica"]))
+            raise ValueError(f"{where}.at_s: must be in [0, 86400) seconds")
+        if "kill_replica" in item:
+            if set(item) - {"at_s", "kill_replica"}:
+                raise ValueError(f"{where}: kill_replica takes only at_s, got {sorted(item)}")
+            if not isinstance(item["kill_replica"], str) or not item["kill_replica"]:
+                raise ValueError(f"{where}.kill_replica: a deployment name (Denoiser, TextEncoder, ...)")
+            faults.append(Fault(at_s, "kill_replica", deployment=item["kill_replica"]))
+        elif "exec" in item:
+            if set(item) - {"at_s", "exec", "undo", "undo_after_s", "name"}:
+                raise ValueError(f"{where}: exec takes at_s, name, exec, undo, undo_after_s; got {sorted(item)}")
+            command = _argv(item["exec"], f"{where}.exec")
+            undo = _argv(item["undo"], f"{where}.undo") if "undo" in item else ()
+            undo_after_s = float(item.get("undo_after_s", 0.0))
+            if not 0 <= undo_after_s <= 3600:
+                raise ValueError(f"{where}.undo_after_s: must be in [0, 3600] seconds")
+            faults.append(Fault(at_s, "exec", command=command, undo=undo, undo_after_s=undo_after_s,
+                                name=str(item.get("name") or command[0])))
+        else:
+            raise ValueError(f"{where}: give kill_replica or exec")
     return tuple(sorted(faults, key=lambda f: f.at_s))
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from genmedia.client import API_KEY_ENV, GenmediaClient
 from storage import S3ArtifactStore
+from tests.fixtures.postgres_server import PostgresServer, postgres_server  # noqa: F401
 from tests.fixtures.s3_server import S3Server, free_port, s3_server  # noqa: F401
 from tests.service_process import REPO, serve_config, start_service
 
@@ -26,7 +27,7 @@ QUOTAS = {"tight": {"requests_per_s": 0.2, "burst": 3, "max_concurrent_generatio
           "single": {"requests_per_s": 1000.0, "burst": 1000, "max_concurrent_generations": 1}}
 
 
-def app_args(s3: S3Server, workdir: Path) -> dict:
+def app_args(s3: S3Server, workdir: Path, records_url: str | None = None) -> dict:
     small = {"actor": {"num_cpus": 0.1}, "torch_threads": 1, "autoscaling": {"min_replicas": 1, "max_replicas": 1}}
     return {
         "models": [{"name": m, "source": f"preset:{m}", "slo_class": "tiny"} for m in TINY_MODELS],
@@ -50,7 +51,7 @@ def app_args(s3: S3Server, workdir: Path) -> dict:
         # driven end to end (random tiny models draw noise, never anything a detector would find).
         "safety": {**small, "policies": {"tenants": {"local": {
             "version": "test-1", "categories": {"violence": {"flag": 0.3, "blur": 0.5}}}}}},
-        "provenance": {**small, "records_url": f"sqlite:///{workdir / 'records.db'}",
+        "provenance": {**small, "records_url": records_url or f"sqlite:///{workdir / 'records.db'}",
                        "dev_keys_dir": str(workdir / "keys"), "index_refresh_s": 1.0},
     }
 
@@ -77,10 +78,17 @@ def api_keys(service_workdir) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def service(s3_server: S3Server, s3_store, service_workdir, api_keys):  # noqa: F811
+def records_url(postgres_server: PostgresServer) -> str:  # noqa: F811
+    """The service's provenance records: a database of its own on the session's PostgreSQL server
+    (production's backend; the chaos tests restart it)."""
+    return postgres_server.create_database("genmedia_service")
+
+
+@pytest.fixture(scope="session")
+def service(s3_server: S3Server, s3_store, service_workdir, api_keys, records_url):  # noqa: F811
     workdir = service_workdir
     os.environ[API_KEY_ENV] = api_keys["local"]
-    config = serve_config(app_args(s3_server, workdir), grpc_port=free_port(), http_port=free_port())
+    config = serve_config(app_args(s3_server, workdir, records_url), grpc_port=free_port(), http_port=free_port())
     env = {"AWS_ACCESS_KEY_ID": s3_server.access_key_id, "AWS_SECRET_ACCESS_KEY": s3_server.secret_access_key,
            "AWS_DEFAULT_REGION": s3_server.region, "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
     running = start_service(config, workdir, env=env)

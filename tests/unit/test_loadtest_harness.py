@@ -154,7 +154,7 @@ def test_mix_draw_follows_weights_and_is_repeatable():
 
 
 @pytest.mark.parametrize("name", ["smoke", "mixed", "spike", "soak", "step", "overload-2x", "overload-5x",
-                                  "chaos-replica-kill"])
+                                  "chaos-replica-kill", "chaos-s3-outage", "chaos-db-restart"])
 def test_shipped_scenarios_load(name):
     scenario = load_scenario(REPO / "loadtests" / "scenarios" / f"{name}.yaml")
     times = scenario.schedule.times()
@@ -197,6 +197,25 @@ def test_faults_parse_in_time_order_and_reject_nonsense():
                 [{"at_s": 5, "kill_replica": "Denoiser", "twice": True}]):
         with pytest.raises(ValueError):
             scenario_from_dict({"name": "c", "schedule": schedule, "mix": [{"kind": "image"}], "faults": bad})
+
+
+def test_exec_faults_run_their_command_then_the_undo(tmp_path):
+    from loadtests.harness.faults import run_exec
+
+    schedule = {"shape": {"type": "constant", "rate": 1.0, "duration": 30}}
+    marker = tmp_path / "state"
+    scenario = scenario_from_dict({"name": "c", "schedule": schedule, "mix": [{"kind": "image"}], "faults": [
+        {"at_s": 3, "name": "flip", "exec": ["touch", "${MARK}"], "undo_after_s": 0.2, "undo": ["rm", "${MARK}"]}]})
+    fault = scenario.faults[0]
+    assert fault.describe()["command"] == ["touch", "${MARK}"]
+    record = run_exec(fault, env={"MARK": str(marker)})
+    assert record["ok"] and record["run"]["argv"] == ["touch", str(marker)] and not marker.exists()
+    assert record["undone_after_s"] >= 0.2
+    failed = run_exec(scenario_from_dict({"name": "c", "schedule": schedule, "mix": [{"kind": "image"}],
+                                          "faults": [{"at_s": 1, "exec": ["false"]}]}).faults[0])
+    assert not failed["ok"] and failed["run"]["returncode"] == 1
+    missing = run_exec(fault, env={})
+    assert not missing["ok"] and "MARK" in missing["error"]
 
 
 def test_a_killed_replica_that_never_came_back_fails_the_verdict():
