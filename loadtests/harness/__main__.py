@@ -36,6 +36,9 @@ def _target_args(p: argparse.ArgumentParser) -> None:
                    help="with --start-service: also serve this built-in preset (e.g. cpu-small); repeatable")
     p.add_argument("--max-generations-in-flight", type=int, default=None,
                    help="with --start-service: the ingress admission bound (config/local.yaml's otherwise)")
+    p.add_argument("--set", action="append", default=[], metavar="PATH=VALUE", dest="overrides",
+                   help="with --start-service: override an application arg of config/local.yaml by dotted path, "
+                        "the value read as YAML (e.g. denoiser.autoscaling.max_replicas=3); repeatable")
     p.add_argument("--ray-address", help="the running service's Ray GCS host:port, for replica counts "
                    "(auth token from RAY_AUTH_TOKEN); not needed with --start-service")
     p.add_argument("--app", default="genmedia", help="the Serve application name (default genmedia)")
@@ -108,7 +111,7 @@ def cmd_run(args) -> int:
     scenario = replace(scenario, slo=_slo(scenario.slo, args))
     with Target(args.address, args.start_service, args.allow_remote, args.ray_address, args.app,
                 scenario.replica_poll_s, add_models=tuple(args.add_model),
-                max_generations_in_flight=args.max_generations_in_flight) as target:
+                max_generations_in_flight=args.max_generations_in_flight, overrides=tuple(args.overrides)) as target:
         report = run_scenario(target, scenario, args.out, chart=not args.no_chart)
     for line in summary_lines(report):
         print(line)
@@ -128,7 +131,8 @@ def cmd_capacity(args) -> int:
     base = capacity.base_scenario(mix, slo, args.process, args.seed, args.max_in_flight, 1.0)
     confirm = tuple(float(x) for x in args.confirm.split(",") if x.strip())
     with Target(args.address, args.start_service, args.allow_remote, args.ray_address, args.app, 1.0,
-                add_models=tuple(args.add_model), max_generations_in_flight=args.max_generations_in_flight) as target:
+                add_models=tuple(args.add_model), max_generations_in_flight=args.max_generations_in_flight,
+                overrides=tuple(args.overrides)) as target:
         result = capacity.search(target, base, args.out, start_rps=args.start_rps, growth=args.growth,
                                  max_rps=args.max_rps, step_seconds=args.step_seconds, refine=args.refine,
                                  cooldown_s=args.cooldown, confirm=confirm, min_rps=args.min_rps)

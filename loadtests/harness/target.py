@@ -42,10 +42,29 @@ def check_loopback(address: str, allow_remote: bool = False) -> None:
                          "only unless --allow-remote is given")
 
 
+def apply_override(args: dict[str, Any], override: str) -> None:
+    """`path.to.field=VALUE` (VALUE read as YAML) set in the application args; ValueError if malformed.
+    The service validates the result when it starts (unknown fields are errors there)."""
+    import yaml
+
+    path, sep, raw = override.partition("=")
+    keys = path.strip().split(".")
+    if not sep or not all(keys):
+        raise ValueError(f"--set {override!r}: expected PATH=VALUE, e.g. denoiser.autoscaling.max_replicas=3")
+    node = args
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+        if not isinstance(node, dict):
+            raise ValueError(f"--set {override!r}: {key} is not a section")
+    node[keys[-1]] = yaml.safe_load(raw)
+
+
 def harness_serve_config(grpc_port: int, http_port: int, workdir: Path, add_models: tuple[str, ...] = (),
-                         max_generations_in_flight: int | None = None) -> dict[str, Any]:
+                         max_generations_in_flight: int | None = None,
+                         overrides: tuple[str, ...] = ()) -> dict[str, Any]:
     """config/local.yaml on the given ports, with storage, records and keys under `workdir`, plus
-    the built-in presets in `add_models` (e.g. cpu-small) and an ingress admission bound."""
+    the built-in presets in `add_models` (e.g. cpu-small), an ingress admission bound and `--set`
+    overrides."""
     from loadtests.service_runner import local_config
 
     config = local_config(grpc_port, http_port)
@@ -60,6 +79,8 @@ def harness_serve_config(grpc_port: int, http_port: int, workdir: Path, add_mode
     args["models"] += [{"name": m, "source": f"preset:{m}"} for m in add_models if m not in known]
     if max_generations_in_flight is not None:
         args["ingress"]["max_generations_in_flight"] = max_generations_in_flight
+    for override in overrides:
+        apply_override(args, override)
     return config
 
 
@@ -67,7 +88,7 @@ class Target:
     def __init__(self, address: str | None, start_service: bool, allow_remote: bool = False,
                  ray_address: str | None = None, app_name: str = APP_NAME, replica_poll_s: float = 1.0,
                  start_timeout_s: float = 600.0, add_models: tuple[str, ...] = (),
-                 max_generations_in_flight: int | None = None):
+                 max_generations_in_flight: int | None = None, overrides: tuple[str, ...] = ()):
         if bool(address) == bool(start_service):
             raise ValueError("give exactly one of --address and --start-service")
         if address:
@@ -76,6 +97,7 @@ class Target:
         self.start_service, self.ray_address, self.app_name = start_service, ray_address, app_name
         self.replica_poll_s, self.start_timeout_s = replica_poll_s, start_timeout_s
         self.add_models, self.max_generations_in_flight = tuple(add_models), max_generations_in_flight
+        self.overrides = tuple(overrides)
         self.service = None
         self.poller: ReplicaPoller | None = None
         self.replica_note = "no --ray-address given (and the harness did not start the service)"
@@ -108,7 +130,7 @@ class Target:
         http_port = free_port({grpc_port})
         config_path = workdir / "serve.yaml"
         write_serve_config(config_path, harness_serve_config(grpc_port, http_port, workdir, self.add_models,
-                                                             self.max_generations_in_flight))
+                                                             self.max_generations_in_flight, self.overrides))
         self.service = Service(config_path, workdir / "serve.log", grpc_port)
         self.address = self.service.address
         self.service.start()

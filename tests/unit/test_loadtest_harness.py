@@ -154,7 +154,7 @@ def test_mix_draw_follows_weights_and_is_repeatable():
 
 
 @pytest.mark.parametrize("name", ["smoke", "mixed", "spike", "soak", "step", "overload-2x", "overload-5x",
-                                  "chaos-replica-kill", "chaos-s3-outage", "chaos-db-restart"])
+                                  "chaos-replica-kill", "chaos-s3-outage", "chaos-db-restart", "autoscale"])
 def test_shipped_scenarios_load(name):
     scenario = load_scenario(REPO / "loadtests" / "scenarios" / f"{name}.yaml")
     times = scenario.schedule.times()
@@ -264,3 +264,16 @@ def test_started_service_config_adds_models_and_the_admission_bound(tmp_path):
     assert args["ingress"]["max_generations_in_flight"] == 5
     plain = harness_serve_config(9000, 9001, tmp_path)["applications"][0]["args"]
     assert "cpu-small" not in [m["name"] for m in plain["models"]]
+
+
+def test_set_overrides_application_args_by_dotted_path(tmp_path):
+    from loadtests.harness.target import apply_override, harness_serve_config
+
+    args = harness_serve_config(9000, 9001, tmp_path, overrides=(
+        "denoiser.autoscaling.max_replicas=3", "denoiser.actor.num_cpus=0.2",
+        "denoiser.autoscaling.downscale_delay_s=10"))["applications"][0]["args"]
+    assert args["denoiser"]["autoscaling"]["max_replicas"] == 3 and args["denoiser"]["actor"]["num_cpus"] == 0.2
+    assert args["denoiser"]["autoscaling"]["min_replicas"] == 1  # the rest of the section is kept
+    for bad in ("novalue", "=3", "a..b=1", "denoiser.torch_threads.x=1"):
+        with pytest.raises(ValueError):
+            apply_override(args, bad)
