@@ -2,8 +2,10 @@
 
 `QuotaBook.admit` is called once per call before any work; over quota it raises
 ResourceExhausted with the delay after which a retry would be admitted (the ingress sends it as
-the `retry-after-ms` trailing metadata). A generation holds a lease until it ends; a lease whose
-holder died (an ingress replica killed mid-generation) expires after `lease_ttl_s`.
+the `retry-after-ms` trailing metadata). A generation holds a lease until it ends. Each lease
+names its holder (an ingress replica), which renews all its leases every `lease_ttl_s / 3`; the
+leases of a holder that died (an ingress replica killed mid-generation) expire within
+`lease_ttl_s`, so a lost replica does not keep its tenants' slots.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ class QuotaBook:
     or in the QuotaLedger actor that all ingress replicas share (scope `cluster`)."""
 
     def __init__(self, default: Quota, tenants: dict[str, Quota] | None = None, *,
-                 concurrency_retry_after_s: float = 1.0, lease_ttl_s: float = 3600.0,
+                 concurrency_retry_after_s: float = 1.0, lease_ttl_s: float = 30.0,
                  clock: Callable[[], float] = time.monotonic):
         self.default = default
         self.tenants = dict(tenants or {})
@@ -58,16 +60,17 @@ class QuotaBook:
         self._clock = clock
         self._lock = threading.Lock()
         self._buckets: dict[str, TokenBucket] = {}
-        self._leases: dict[str, tuple[str, float]] = {}  # lease id -> (tenant, expiry)
+        self._leases: dict[str, tuple[str, float, str]] = {}  # lease id -> (tenant, expiry, holder)
         self._running: dict[str, int] = {}
 
     def quota(self, tenant: str) -> Quota:
         return self.tenants.get(tenant, self.default)
 
-    def admit(self, tenant: str, generation: bool) -> str | None:
+    def admit(self, tenant: str, generation: bool, holder: str = "") -> str | None:
         """Admits one call of `tenant`: a lease id for a generation (give it to `release` when the
-        generation ends), None for any other call. Raises ResourceExhausted with `retry_after_s`
-        when the tenant is over its rate or at its concurrent-generation limit."""
+        generation ends; `holder` renews it with `renew`), None for any other call. Raises
+        ResourceExhausted with `retry_after_s` when the tenant is over its rate or at its
+        concurrent-generation limit."""
         quota = self.quota(tenant)
         with self._lock:
             now = self._clock()
@@ -89,7 +92,7 @@ class QuotaBook:
             if not generation:
                 return None
             lease = uuid.uuid4().hex
-            self._leases[lease] = (tenant, now + self.lease_ttl_s)
+            self._leases[lease] = (tenant, now + self.lease_ttl_s, holder)
             self._running[tenant] = running + 1
             return lease
 
@@ -100,6 +103,16 @@ class QuotaBook:
             if held is not None:
                 self._drop(held[0])
 
+    def renew(self, holder: str) -> int:
+        """Extends every lease of `holder` by `lease_ttl_s` from now; returns how many it holds."""
+        with self._lock:
+            expiry = self._clock() + self.lease_ttl_s
+            held = [lease for lease, (_, _, owner) in self._leases.items() if owner == holder]
+            for lease in held:
+                tenant, _, _ = self._leases[lease]
+                self._leases[lease] = (tenant, expiry, holder)
+            return len(held)
+
     def _drop(self, tenant: str) -> None:
         left = self._running.get(tenant, 0) - 1
         if left > 0:
@@ -109,7 +122,7 @@ class QuotaBook:
 
     def _expire(self, tenant: str, now: float) -> int:
         """Frees `tenant`'s leases past their expiry (their holder died); returns what still runs."""
-        for lease, (owner, expiry) in list(self._leases.items()):
+        for lease, (owner, expiry, _) in list(self._leases.items()):
             if owner == tenant and expiry <= now:
                 del self._leases[lease]
                 self._drop(tenant)

@@ -13,7 +13,9 @@ security boundary; authentication is, and it never fails open).
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import uuid
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -54,14 +56,17 @@ class QuotaLedger:
         self.book.concurrency_retry_after_s, self.book.lease_ttl_s = \
             fresh.concurrency_retry_after_s, fresh.lease_ttl_s
 
-    def admit(self, tenant: str, generation: bool) -> str | ResourceExhausted | None:
+    def admit(self, tenant: str, generation: bool, holder: str = "") -> str | ResourceExhausted | None:
         try:
-            return self.book.admit(tenant, generation)
+            return self.book.admit(tenant, generation, holder)
         except ResourceExhausted as over:
             return over  # a value, not a raised error: cheaper, and keeps retry_after_s intact
 
     def release(self, lease: str) -> None:
         self.book.release(lease)
+
+    def renew(self, holder: str) -> int:
+        return self.book.renew(holder)
 
 
 @dataclass
@@ -78,6 +83,9 @@ class Admission:
         auth = settings.auth
         self.keys = KeyRing(auth.api_keys_file, auth.reload_s) if auth.api_keys_file else NoAuth(settings.tenant)
         quotas = settings.quotas
+        self._holder = uuid.uuid4().hex  # this replica, as the holder of its generation leases
+        self._held = 0
+        self._renewing: asyncio.Task | None = None
         self._book: QuotaBook | None = None
         self._ledger = None
         if not quotas.enabled:
@@ -98,10 +106,10 @@ class Admission:
         ResourceExhausted with the retry advice."""
         lease = None
         if self._book is not None:
-            lease = self._book.admit(caller.tenant, generation)
+            lease = self._book.admit(caller.tenant, generation, self._holder)
         elif self._ledger is not None:
             try:
-                answer = await self._ledger.admit.remote(caller.tenant, generation)
+                answer = await self._ledger.admit.remote(caller.tenant, generation, self._holder)
             except Exception:  # noqa: BLE001 - fail open on quotas only; see the module docstring
                 logger.exception("quota ledger unreachable; admitting %s without a quota check", caller.tenant)
                 self.metrics.quota_ledger_failures.inc()
@@ -109,16 +117,36 @@ class Admission:
             if isinstance(answer, ResourceExhausted):
                 raise answer
             lease = answer
+        if lease is not None:
+            self._held += 1
+            if self._renewing is None or self._renewing.done():
+                self._renewing = asyncio.get_running_loop().create_task(self._renew_leases())
         return Admitted(caller, lease)
+
+    async def _renew_leases(self) -> None:
+        """While this replica holds generation slots, renews them every third of `lease_ttl_s`: if
+        the replica dies, its slots expire instead of blocking its tenants."""
+        period = self.settings.quotas.lease_ttl_s / 3
+        while self._held > 0:
+            await asyncio.sleep(period)
+            try:
+                if self._book is not None:
+                    self._book.renew(self._holder)
+                elif self._ledger is not None:
+                    await self._ledger.renew.remote(self._holder)
+            except Exception:  # noqa: BLE001 - retried next period; the lease has two more periods
+                logger.warning("quota ledger unreachable; could not renew this replica's generation slots")
 
     async def release(self, admitted: Admitted) -> None:
         if admitted.lease is None:
             return
+        lease, admitted.lease = admitted.lease, None  # released once, however often this is called
+        self._held -= 1
         if self._book is not None:
-            self._book.release(admitted.lease)
+            self._book.release(lease)
         elif self._ledger is not None:
             try:
-                await self._ledger.release.remote(admitted.lease)
+                await self._ledger.release.remote(lease)
             except Exception:  # noqa: BLE001 - the lease expires after lease_ttl_s
-                logger.exception("quota ledger unreachable; lease %s expires on its own", admitted.lease)
+                logger.exception("quota ledger unreachable; lease %s expires on its own", lease)
                 self.metrics.quota_ledger_failures.inc()

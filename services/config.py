@@ -190,7 +190,9 @@ class QuotaSettings(_Strict):
                     "(quotas hold however the ingress scales); replica: each ingress replica counts alone "
                     "(exact with one replica; no actor call per request).")
     lease_ttl_s: float = Field(
-        default=3600.0, gt=0, description="A generation slot whose ingress replica died is freed after this long.")
+        default=30.0, ge=3, le=86400,
+        description="A generation slot whose ingress replica died is freed within this long (live replicas "
+                    "renew their slots every third of it).")
 
 
 class IngressSettings(DeploymentSettings):

@@ -5,7 +5,8 @@ JSON (`report.json`), keys:
 - `rates`: planned requests, offered rate (planned / schedule duration), sent rate, achieved rate
   (OK completions / time from the first intended send to the last completion)
 - `latency_s`: HDR percentiles p50/p90/p99/p99.9 (+ min, mean, max, count) for `admitted`
-  requests, `ok` requests, `by_kind` (admitted), `first_event_by_kind` (streams); `hdr` holds the
+  requests, `ok` requests, `rejected` (RESOURCE_EXHAUSTED) and `rejected_from_send` (the same from
+  the actual send: the service's share), `by_kind` (admitted), `first_event_by_kind` (streams); `hdr` holds the
   encoded histograms; `send_lag_s`: actual minus intended send time (the client's own lag)
 - `counts`: `total` (= requests planned: each ends in exactly one code), `by_code`, `by_kind_code`
 - `timeseries`: per second from the first intended send: `sent` (intended arrivals), `completed`
@@ -82,6 +83,8 @@ def build(result: RunResult, replicas: dict[str, Any], target: dict[str, Any]) -
                 and r.code not in CLIENT_CODES]
     ok = [r for r in records if r.code == "OK"]
     h_rejected = _hist(r.latency for r in records if r.sent is not None and r.code == "RESOURCE_EXHAUSTED")
+    # The service's share of a refusal: from the actual send, without the client's own lag.
+    h_rejected_sent = _hist(r.done - r.sent for r in records if r.sent is not None and r.code == "RESOURCE_EXHAUSTED")
     duration = scenario.schedule.duration_s
     h_admitted = _hist(r.latency for r in admitted)
     h_ok = _hist(r.latency for r in ok)
@@ -136,6 +139,7 @@ def build(result: RunResult, replicas: dict[str, Any], target: dict[str, Any]) -
             "admitted": h_admitted.summary(),
             "ok": h_ok.summary(),
             "rejected": h_rejected.summary(),  # RESOURCE_EXHAUSTED: how fast overload is refused
+            "rejected_from_send": h_rejected_sent.summary(),  # the same, without the client's send lag
             "by_kind": {k: h.summary() for k, h in by_kind.items()},
             "first_event_by_kind": {k: h.summary() for k, h in first.items()},
             "send_lag_s": lag.summary(),
@@ -234,6 +238,8 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     rows = [("admitted", lat["admitted"])] + [(k, s) for k, s in lat["by_kind"].items()]
     if lat.get("rejected", {}).get("count"):
         rows.append(("rejected", lat["rejected"]))
+        if "rejected_from_send" in lat:
+            rows.append(("rejected (sent)", lat["rejected_from_send"]))
     rows += [(f"{k} 1st event", s) for k, s in lat["first_event_by_kind"].items()]
     for name, s in rows:
         values = "".join(f"{fmt(s[k]):>9}" for k in ("p50", "p90", "p99", "p99.9", "max"))

@@ -81,6 +81,19 @@ def test_a_lease_whose_holder_died_expires():
     assert quotas.admit("one", generation=True)
 
 
+def test_a_live_holder_keeps_its_leases_by_renewing_them_and_a_dead_one_loses_them():
+    clock = Clock()
+    quotas = book(clock, one=Quota(100.0, 100, 2))
+    quotas.admit("one", generation=True, holder="alive")
+    quotas.admit("one", generation=True, holder="dead")
+    for _ in range(6):  # three TTLs: the live holder renews every third of one
+        clock.now += 20
+        assert quotas.renew("alive") == 1
+    assert quotas.admit("one", generation=True, holder="alive")  # the dead holder's slot expired
+    with pytest.raises(ResourceExhausted):
+        quotas.admit("one", generation=True, holder="alive")  # the renewed one still counts
+
+
 def test_a_refused_generation_takes_no_token():
     clock = Clock()
     quotas = book(clock, one=Quota(1.0, 2, 1))
