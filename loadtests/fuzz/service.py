@@ -2,7 +2,8 @@
 
 - `fuzz_serve_config(grpc_port, http_port, workdir)`: config/local.yaml (every tiny image, video and
   audio model) with local storage, records and keys in `workdir`, and every deployment at exactly
-  one replica, so that any replica that appears during a run is a restart, never autoscaling.
+  one replica, so that any replica that appears during a run is a restart, never autoscaling; quotas
+  and the admission bound off, so that cases reach the parsing and validation they are meant for.
 - `start_fuzz_service(workdir, port)`: writes that config, runs `serve run` (loadtests.service_runner's
   Service: own process group, private Ray token, clean-up by pid) and waits for SERVING.
 - `replica_snapshot(service)`: every Serve replica actor of the service's Ray instance (id, class,
@@ -32,6 +33,10 @@ def fuzz_serve_config(grpc_port: int, http_port: int, workdir: Path) -> dict[str
     for value in args.values():
         if isinstance(value, dict) and "autoscaling" in value:
             value["autoscaling"] = {"min_replicas": 1, "max_replicas": 1}
+    # The fuzzer tests request handling, not shedding: with the embedded default's quota (20 calls/s)
+    # and admission bound (8 generations), four cases in five were refused before being parsed.
+    args["ingress"]["quotas"] = {**args["ingress"].get("quotas", {}), "enabled": False}
+    args["ingress"]["max_generations_in_flight"] = 0
     return config
 
 
