@@ -206,7 +206,8 @@ class IngressSettings(DeploymentSettings):
         description="Generations one ingress replica runs at once; one more is RESOURCE_EXHAUSTED at once "
                     "(with retry-after-ms) instead of queueing past its deadline. capacity x latency SLO "
                     "(loadtests capacity) is the most it may be; about half that keeps the admitted p99 within "
-                    "the SLO at twice capacity (the overload scenarios measure it). 0: no bound beyond max_ongoing_requests and max_queued_requests.")
+                    "the SLO at twice capacity (the overload scenarios measure it). 0: no bound beyond "
+                    "max_ongoing_requests and max_queued_requests.")
     overload_retry_after_s: float = Field(
         default=1.0, gt=0, description="Retry advice sent with RESOURCE_EXHAUSTED when the replica is full.")
 
