@@ -21,6 +21,10 @@ replica, so the handlers here add it to the call's metadata as `genmedia-deadlin
 seconds; one a client sends itself is dropped). services/deadlines.py uses it. And a call whose
 Ingress replica died under it, which Ray's proxy reports as INTERNAL with Ray's exception text,
 is answered UNAVAILABLE instead (the chaos scenarios kill replicas; loadtests/README.md).
+
+Generation calls also pass the proxy's capacity bound (genmedia/proxy_admission.py): over the
+application's `ingress.proxy_max_generations_in_flight` a call is refused with RESOURCE_EXHAUSTED
+here, without reaching an Ingress replica.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from typing import Any, Callable
 import grpc
 from grpc_health.v1 import health_pb2_grpc
 
+from genmedia.proxy_admission import GENERATION_METHODS, ProxyGate, Refused, RefusalMetrics
 from genmedia.v1 import generation_pb2_grpc, provenance_pb2_grpc, safety_pb2_grpc
 
 MAX_ERROR_CHARS = 200
@@ -55,6 +60,30 @@ NO_DEADLINE_S = 10 * 365 * 24 * 3600.0  # grpc reports "no deadline" as a time ~
 LOST_REPLICA_DETAILS = "the replica serving this call was lost mid-call; retry (an idempotency_key makes it safe)"
 _LOST_REPLICA_MARKERS = ("the actor died", "the actor experienced an error", "is unavailable: ", "actordiederror",
                          "actorunavailableerror", "rayactorerror")
+
+
+_GATE = ProxyGate()  # one per process: the proxy's
+_REFUSALS = RefusalMetrics()
+
+
+class _Gated:
+    """A generation call's slot in the proxy's bound (`async with`); raises Refused when full."""
+
+    def __init__(self, method: str, context):
+        self._method, self._context, self._app = method, context, None
+
+    async def __aenter__(self) -> None:
+        if self._method not in GENERATION_METHODS:
+            return
+        try:
+            self._app = _GATE.enter(self._context.invocation_metadata())
+        except Refused as refused:
+            _REFUSALS.count(refused.app, self._method)
+            self._context.set_trailing_metadata(refused.trailing_metadata)
+            await self._context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(refused))
+
+    async def __aexit__(self, *exc) -> None:
+        _GATE.leave(self._app)
 
 
 def _lost_replica(details) -> bool:
@@ -88,57 +117,64 @@ class _DeadlineContext:
         return getattr(self._context, name)
 
 
-def _with_deadline_unary(handler: Callable) -> Callable:
+def _with_deadline_unary(method: str, handler: Callable) -> Callable:
     async def handle(request, context):
-        return await handler(request, _DeadlineContext(context))
+        async with _Gated(method, context):
+            return await handler(request, _DeadlineContext(context))
 
     handle.__name__ = getattr(handler, "__name__", "unary")
     handle._genmedia_guard = True
     return handle
 
 
-def _pumped(stream_handler: Callable) -> Callable:
+def _pumped(method: str, stream_handler: Callable) -> Callable:
     """The reader/writer form of a server-streaming async-generator handler, in which the
     generator runs in its own task, cancelled whenever the handler ends early."""
 
     async def handle(request, context) -> None:
-        messages: asyncio.Queue = asyncio.Queue()  # unbounded: the pump never waits on the client
-
-        async def pump() -> None:
-            try:
-                async for message in stream_handler(request, _DeadlineContext(context)):
-                    messages.put_nowait(message)
-            finally:
-                messages.put_nowait(_END)
-
-        task = asyncio.ensure_future(pump())
-        try:
-            while (message := await messages.get()) is not _END:
-                await context.write(message)
-            await task  # raises what the generator raised
-        finally:
-            if not task.done():
-                task.cancel()  # lands in the proxy's wait on the replica, which cancels the request there
-                task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        async with _Gated(method, context):
+            await _pump(stream_handler, request, context)
 
     handle.__name__ = getattr(stream_handler, "__name__", "stream")
     handle._genmedia_guard = True
     return handle
 
 
+async def _pump(stream_handler: Callable, request, context) -> None:
+    messages: asyncio.Queue = asyncio.Queue()  # unbounded: the pump never waits on the client
+
+    async def pump() -> None:
+        try:
+            async for message in stream_handler(request, _DeadlineContext(context)):
+                messages.put_nowait(message)
+        finally:
+            messages.put_nowait(_END)
+
+    task = asyncio.ensure_future(pump())
+    try:
+        while (message := await messages.get()) is not _END:
+            await context.write(message)
+        await task  # raises what the generator raised
+    finally:
+        if not task.done():
+            task.cancel()  # lands in the proxy's wait on the replica, which cancels the request there
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+
 def _guarded(method: str, handler):
     """`_lenient` and `_at_run_time` together (for a server that keeps the handlers as given)."""
-    return _at_run_time(_lenient(method, handler))
+    return _at_run_time(method, _lenient(method, handler))
 
 
-def _at_run_time(handler):
-    """The handler functions wrapped: streams pumped (cancellation), every call given its deadline.
+def _at_run_time(method: str, handler):
+    """The handler functions of `method` ("/package.Service/Method") wrapped: streams pumped
+    (cancellation), every call given its deadline, generation calls held to the proxy's bound.
     Idempotent: a function already wrapped is left alone."""
     stream, unary = handler.unary_stream, handler.unary_unary
     if stream is not None and inspect.isasyncgenfunction(stream) and not hasattr(stream, "_genmedia_guard"):
-        handler = handler._replace(unary_stream=_pumped(stream))
+        handler = handler._replace(unary_stream=_pumped(method, stream))
     if unary is not None and inspect.iscoroutinefunction(unary) and not hasattr(unary, "_genmedia_guard"):
-        handler = handler._replace(unary_unary=_with_deadline_unary(unary))
+        handler = handler._replace(unary_unary=_with_deadline_unary(method, unary))
     return handler
 
 
@@ -176,18 +212,19 @@ class _LenientServer:
         for handler in handlers:
             method_handlers = getattr(handler, "_method_handlers", None)
             if method_handlers is not None:
-                handler._method_handlers = {m: _at_run_time(h) for m, h in method_handlers.items()}
+                handler._method_handlers = {m: _at_run_time(m, h) for m, h in method_handlers.items()}
 
     def add_registered_method_handlers(self, service_name: str, method_handlers: dict) -> None:
         lenient = {m: _lenient(f"/{service_name}/{m}", h) for m, h in method_handlers.items()}
         override = getattr(self._server, "_override_method_handler", None)  # Ray's gRPCGenericServer
         if override is None:
             self._server.add_registered_method_handlers(
-                service_name, {m: _at_run_time(h) for m, h in lenient.items()})
+                service_name, {m: _at_run_time(f"/{service_name}/{m}", h) for m, h in lenient.items()})
             return
         from grpc.aio._server import Server as AioServer  # the base Ray's server class extends
 
-        served = {m: _at_run_time(override(f"/{service_name}/{m}", h)) for m, h in lenient.items()}
+        served = {m: _at_run_time(f"/{service_name}/{m}", override(f"/{service_name}/{m}", h))
+                  for m, h in lenient.items()}
         AioServer.add_registered_method_handlers(self._server, service_name, served)
 
     def __getattr__(self, name: str) -> Any:

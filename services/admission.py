@@ -23,6 +23,7 @@ import ray
 
 from genmedia.api_keys import Caller, KeyRing, NoAuth
 from genmedia.errors import ResourceExhausted
+from genmedia.proxy_admission import Limit, publish
 from genmedia.quotas import Quota, QuotaBook
 from services.config import IngressSettings, QuotaSettings
 
@@ -88,6 +89,7 @@ class Admission:
         self._renewing: asyncio.Task | None = None
         self._book: QuotaBook | None = None
         self._ledger = None
+        self._publish_proxy_limit(app_name)
         if not quotas.enabled:
             pass
         elif quotas.scope == "replica":
@@ -96,6 +98,15 @@ class Admission:
             self._ledger = QuotaLedger.options(name=f"{LEDGER_NAME}-{app_name}", get_if_exists=True,
                                                lifetime="detached").remote(quotas)
             self._ledger.configure.remote(quotas)
+
+    def _publish_proxy_limit(self, app_name: str) -> None:
+        """Tells the gRPC proxies this application's bound (genmedia/proxy_admission.py). Without it
+        the proxies refuse nothing and this replica's own bound still holds, so a failure is logged."""
+        limit = Limit(self.settings.proxy_max_generations_in_flight, self.settings.overload_retry_after_s)
+        try:
+            publish(app_name, limit)
+        except Exception:  # noqa: BLE001
+            logger.exception("could not publish the proxy's admission bound for %s", app_name)
 
     def authenticate(self, metadata: Iterable[tuple[str, str]]) -> Caller:
         """The caller of a call with this metadata. Raises Unauthenticated."""

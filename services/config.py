@@ -208,8 +208,15 @@ class IngressSettings(DeploymentSettings):
                     "(loadtests capacity) is the most it may be; about half that keeps the admitted p99 within "
                     "the SLO at twice capacity (the overload scenarios measure it). 0: no bound beyond "
                     "max_ongoing_requests and max_queued_requests.")
+    proxy_max_generations_in_flight: int = Field(
+        default=0, ge=0,
+        description="Generation calls one gRPC proxy (one per Ray node) forwards to this application at once; "
+                    "one more is refused with RESOURCE_EXHAUSTED in the proxy, before it reaches an ingress "
+                    "replica (a refusal there costs far less than one at the replica). Sized like "
+                    "max_generations_in_flight, times the ingress replicas behind one proxy. 0: no bound in "
+                    "the proxy.")
     overload_retry_after_s: float = Field(
-        default=1.0, gt=0, description="Retry advice sent with RESOURCE_EXHAUSTED when the replica is full.")
+        default=1.0, gt=0, description="Retry advice sent with RESOURCE_EXHAUSTED when the replica or proxy is full.")
 
 
 class AppConfig(_Strict):

@@ -64,7 +64,7 @@ class Ingress:
         self.config = config
         self.tenant = config.ingress.tenant  # the warm-up's tenant
         self.metrics = Metrics()
-        self.admission = Admission(config.ingress, self.metrics)
+        self.admission = Admission(config.ingress, self.metrics, serve.get_replica_context().app_name or "genmedia")
         self.store = MeteredStore(open_store(config.storage), config.storage.backend, self.metrics)
         self.safety = safety
         self.provenance = provenance

@@ -39,6 +39,11 @@ STAGES = ("safety_prompt", "text_encode", "denoise", "denoise_step", "decode", "
           "storage_put", "record_commit", "video_generate", "audio_generate")
 
 RPC_NAME = "genmedia_grpc_requests_total"
+RPC_DESCRIPTION = "gRPC calls handled, by method and final status code."
+ADMISSION_REJECTIONS = "genmedia_admission_rejections_total"
+ADMISSION_REJECTIONS_DESCRIPTION = (
+    "Calls turned away before any work, by reason (unauthenticated, rate, concurrency, capacity) and tenant ('' when "
+    "refused before authentication: unauthenticated, or at the gRPC proxy's capacity bound).")
 
 
 class Metrics:
@@ -46,8 +51,7 @@ class Metrics:
 
     @functools.cached_property
     def rpc_requests(self) -> Counter:
-        return Counter(RPC_NAME, description="gRPC calls handled, by method and final status code.",
-                       tag_keys=("method", "code"))
+        return Counter(RPC_NAME, description=RPC_DESCRIPTION, tag_keys=("method", "code"))
 
     @functools.cached_property
     def rpc_duration(self) -> Histogram:
@@ -134,9 +138,7 @@ class Metrics:
 
     @functools.cached_property
     def admission_rejections(self) -> Counter:
-        return Counter("genmedia_admission_rejections_total",
-                       description="Calls turned away at the ingress before any work, by reason (unauthenticated, "
-                                   "rate, concurrency, capacity) and tenant ('' when unauthenticated).",
+        return Counter(ADMISSION_REJECTIONS, description=ADMISSION_REJECTIONS_DESCRIPTION,
                        tag_keys=("reason", "tenant"))
 
     @functools.cached_property

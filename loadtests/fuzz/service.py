@@ -37,6 +37,7 @@ def fuzz_serve_config(grpc_port: int, http_port: int, workdir: Path) -> dict[str
     # and admission bound (8 generations), four cases in five were refused before being parsed.
     args["ingress"]["quotas"] = {**args["ingress"].get("quotas", {}), "enabled": False}
     args["ingress"]["max_generations_in_flight"] = 0
+    args["ingress"]["proxy_max_generations_in_flight"] = 0
     return config
 
 

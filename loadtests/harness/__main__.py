@@ -35,7 +35,8 @@ def _target_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--add-model", action="append", default=[], metavar="PRESET",
                    help="with --start-service: also serve this built-in preset (e.g. cpu-small); repeatable")
     p.add_argument("--max-generations-in-flight", type=int, default=None,
-                   help="with --start-service: the ingress admission bound (config/local.yaml's otherwise)")
+                   help="with --start-service: the admission bound, at the ingress replica and in the proxy "
+                        "(config/local.yaml's otherwise)")
     p.add_argument("--set", action="append", default=[], metavar="PATH=VALUE", dest="overrides",
                    help="with --start-service: override an application arg of config/local.yaml by dotted path, "
                         "the value read as YAML (e.g. denoiser.autoscaling.max_replicas=3); repeatable")

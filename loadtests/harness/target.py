@@ -77,8 +77,9 @@ def harness_serve_config(grpc_port: int, http_port: int, workdir: Path, add_mode
     args["provenance"]["dev_keys_dir"] = str(workdir / "keys")
     known = {m["name"] for m in args["models"]}
     args["models"] += [{"name": m, "source": f"preset:{m}"} for m in add_models if m not in known]
-    if max_generations_in_flight is not None:
+    if max_generations_in_flight is not None:  # the bound at the ingress replica and in the proxy alike
         args["ingress"]["max_generations_in_flight"] = max_generations_in_flight
+        args["ingress"]["proxy_max_generations_in_flight"] = max_generations_in_flight
     for override in overrides:
         apply_override(args, override)
     return config

@@ -41,7 +41,9 @@ def app_args(s3: S3Server, workdir: Path, records_url: str | None = None) -> dic
         "storage": {"backend": "s3", "s3_bucket": BUCKET, "s3_prefix": "artifacts", "s3_endpoint_url": s3.endpoint_url,
                     "s3_region": s3.region, "presign_expires_s": 600},
         # Two ingress replicas: quotas and idempotency keys must hold across them.
+        # The proxy's capacity bound above anything the tests run at once (test_overload.py lowers it).
         "ingress": {**small, "autoscaling": {"min_replicas": 2, "max_replicas": 2}, "max_ongoing_requests": 64,
+                    "proxy_max_generations_in_flight": 64,
                     "auth": {"api_keys_file": str(workdir / "api-keys.yaml"), "reload_s": 0.5},
                     "quotas": {"default": GENEROUS, "tenants": QUOTAS, "concurrency_retry_after_s": 2.0}},
         "text_encoder": small,

@@ -262,6 +262,7 @@ def test_started_service_config_adds_models_and_the_admission_bound(tmp_path):
     names = [m["name"] for m in args["models"]]
     assert names.count("tiny-sd") == 1 and names[-1] == "cpu-small"
     assert args["ingress"]["max_generations_in_flight"] == 5
+    assert args["ingress"]["proxy_max_generations_in_flight"] == 5
     plain = harness_serve_config(9000, 9001, tmp_path)["applications"][0]["args"]
     assert "cpu-small" not in [m["name"] for m in plain["models"]]
 
