@@ -8,7 +8,7 @@ Secrets and endpoints come from the environment, never from this file.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -53,6 +53,12 @@ class DeploymentSettings(_Strict):
         default=64, ge=-1, description="Requests queued per caller before RESOURCE_EXHAUSTED; -1 unbounded."
     )
     torch_threads: int | None = Field(default=None, ge=1, description="torch intra-op threads; None: torch's default.")
+    cpu_scheduling: Literal["normal", "batch", "idle"] = Field(
+        default="normal",
+        description="Linux scheduling policy of the replica's threads. idle (SCHED_IDLE): the replica computes only "
+                    "when no normal thread wants the core, so the gRPC proxy, the ingress and the client are never "
+                    "kept waiting behind it (for stages that share cores with them, as on one machine); batch "
+                    "(SCHED_BATCH): no wake-up preemption. Lowering needs no privilege.")
     health_check_period_s: float = Field(
         default=2.0, gt=0, le=60,
         description="How often Serve checks each replica; a dead one is noticed and replaced within about this "
