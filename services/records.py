@@ -39,7 +39,10 @@ def generation_time(generation_id: str) -> datetime:
         raise InvalidArgument("generation_id", "must be a UUID as returned by GenerateImage") from None
     if parsed.version != 7 or str(parsed) != generation_id:
         raise InvalidArgument("generation_id", "must be a UUID as returned by GenerateImage")
-    return datetime.fromtimestamp((parsed.int >> 80) / 1000, tz=timezone.utc)
+    try:
+        return datetime.fromtimestamp((parsed.int >> 80) / 1000, tz=timezone.utc)
+    except (ValueError, OverflowError, OSError):  # a timestamp past the year 9999: never one of ours
+        raise InvalidArgument("generation_id", "must be a UUID as returned by GenerateImage") from None
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,10 @@ def test_generation_ids_are_uuid7_and_time_ordered():
     assert abs((datetime.now(timezone.utc) - created).total_seconds()) < 5
 
 
-@pytest.mark.parametrize("bad", ["", "nope", str(uuid.uuid4()), "01A20043-8896-7CF3-82BC-B4AF6CCF4246", "../x"])
+# The last: a well-formed UUIDv7 whose timestamp is in the year 10389, beyond datetime (found by the
+# fuzzer as INTERNAL from GetRecord).
+@pytest.mark.parametrize("bad", ["", "nope", str(uuid.uuid4()), "01A20043-8896-7CF3-82BC-B4AF6CCF4246", "../x",
+                                 "f1a24e97-860e-7881-9596-925f49a3a679", "ffffffff-ffff-7fff-bfff-ffffffffffff"])
 def test_bad_ids_are_invalid_argument(bad):
     with pytest.raises(InvalidArgument) as err:
         generation_time(bad)
