@@ -62,6 +62,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     run.add_argument("--max-seconds", type=float, help="cut the schedule at this many seconds (overrides)")
     run.add_argument("--max-requests", type=int, help="cut the schedule at this many requests (overrides)")
     run.add_argument("--no-chart", action="store_true")
+    run.add_argument("--retry-refused", type=int, default=None, metavar="N",
+                     help="send a call refused with RESOURCE_EXHAUSTED again after its retry-after-ms, up to N "
+                          "times within its deadline (overrides the scenario's client.retry_refused)")
+    run.add_argument("--client-scheduling", choices=("normal", "fifo"), default=None,
+                     help="the load generator's CPU policy (overrides the scenario's client.scheduling); fifo "
+                          "stands in for a client machine of its own when client and service share the cores "
+                          "(needs root)")
 
     cap = sub.add_parser("capacity", help="find the highest constant rate at which the SLO holds")
     _target_args(cap)
@@ -110,6 +117,10 @@ def cmd_run(args) -> int:
         scenario = replace(scenario, schedule=Schedule(s.shape, s.process, s.seed, args.max_requests or s.max_requests,
                                                        args.max_seconds or s.max_seconds))
     scenario = replace(scenario, slo=_slo(scenario.slo, args))
+    if args.client_scheduling:
+        scenario = replace(scenario, client_scheduling=args.client_scheduling)
+    if args.retry_refused is not None:
+        scenario = replace(scenario, retry_refused=args.retry_refused)
     with Target(args.address, args.start_service, args.allow_remote, args.ray_address, args.app,
                 scenario.replica_poll_s, add_models=tuple(args.add_model),
                 max_generations_in_flight=args.max_generations_in_flight, overrides=tuple(args.overrides)) as target:

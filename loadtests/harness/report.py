@@ -97,6 +97,10 @@ def build(result: RunResult, replicas: dict[str, Any], target: dict[str, Any]) -
     by_kind_code: dict[str, Counter] = defaultdict(Counter)
     for r in records:
         by_kind_code[r.kind][r.code] += 1
+    retried = [r for r in records if r.attempts > 1]
+    retries = {"requests_retried": len(retried), "extra_attempts": sum(r.attempts - 1 for r in retried),
+               "final_codes_of_retried": dict(sorted(Counter(r.code for r in retried).items())),
+               "first_attempt_by_code": dict(sorted(Counter(r.first_code or r.code for r in records).items()))}
 
     reasons = []
     if result.valve_hits:
@@ -146,7 +150,8 @@ def build(result: RunResult, replicas: dict[str, Any], target: dict[str, Any]) -
             "hdr": {"admitted": h_admitted.encoded(), **{f"kind:{k}": h.encoded() for k, h in by_kind.items()}},
         },
         "counts": {"total": len(records), "by_code": dict(sorted(by_code.items())),
-                   "by_kind_code": {k: dict(sorted(c.items())) for k, c in sorted(by_kind_code.items())}},
+                   "by_kind_code": {k: dict(sorted(c.items())) for k, c in sorted(by_kind_code.items())},
+                   "retries": retries},
         "warmup": result.warmup,
         "timeseries": _timeseries(result, scenario.slo.error_codes),
         "replicas": replicas,
@@ -245,6 +250,12 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         values = "".join(f"{fmt(s[k]):>9}" for k in ("p50", "p90", "p99", "p99.9", "max"))
         lines.append(f"{name:16}{s['count']:>7}{values}")
     lines.append("codes: " + ", ".join(f"{c} {n}" for c, n in counts["by_code"].items()))
+    retries = counts.get("retries") or {}
+    if retries.get("requests_retried"):
+        lines.append(f"retried after retry-after-ms: {retries['requests_retried']} requests "
+                     f"({retries['extra_attempts']} extra attempts), final codes "
+                     + ", ".join(f"{c} {n}" for c, n in retries["final_codes_of_retried"].items())
+                     + "; first attempts: " + ", ".join(f"{c} {n}" for c, n in retries["first_attempt_by_code"].items()))
     for f in report.get("faults", []):
         if f["action"] != "kill_replica":
             undone = f.get("undone_after_s")
@@ -258,6 +269,7 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
                         "NOT replaced" if f.get("ok") else f"not carried out ({f.get('error')})"))
     v = report["validity"]
     lines.append(f"client: peak in flight {v['peak_in_flight']}/{v['max_in_flight']}, valve hits {v['valve_hits']}, "
-                 f"send lag p99 {v['send_lag_p99_s'] * 1000:.1f} ms" + ("" if v["valid"] else
+                 f"send lag p99 {v['send_lag_p99_s'] * 1000:.1f} ms, scheduling "
+                 f"{report['scenario']['client'].get('scheduling', 'normal')}" + ("" if v["valid"] else
                                                                        "  INVALID: " + "; ".join(v["reasons"])))
     return lines

@@ -6,6 +6,12 @@ time, so a late send (client lag, or the safety valve) is charged to the request
 hidden (no coordinated omission). Each request's gRPC deadline is its kind's `deadline_s`, also
 counted from the intended time.
 
+Retries (`client.retry_refused`, off by default): a call refused with RESOURCE_EXHAUSTED is sent
+again after the `retry-after-ms` the service sent (what a well-behaved client does; the refusal
+was never admitted, so this is safe for every kind), while its deadline allows, at most that many
+times. The record keeps the first attempt's code and the number of attempts; the latency still
+runs from the first intended send.
+
 The safety valve: at most `max_in_flight` calls at once. If an arrival finds the valve shut it
 waits for a slot (its latency still counts from its intended time) and the run is marked invalid:
 the client, not the service, shaped the load. The send lag (actual - intended send time) is
@@ -23,7 +29,9 @@ from typing import Any, Callable
 import grpc
 
 from genmedia.client import MAX_MESSAGE_BYTES, aio_metadata_interceptors, auth_metadata
+from genmedia.proxy_admission import RETRY_AFTER_KEY
 from loadtests.common import log
+from loadtests.harness import client_scheduling
 from loadtests.harness.workload import MAKES_ARTIFACT, NEEDS_ARTIFACT, Artifacts, KindSpec, NoArtifact, Scenario, \
     Stubs, call
 
@@ -44,6 +52,8 @@ class Record:
     code: str                  # grpc.StatusCode name, or CLIENT_* for client-side failures
     first_event: float | None = None  # s from t0, streaming kinds
     valve_wait: bool = False
+    attempts: int = 1
+    first_code: str | None = None      # the first attempt's code, when it was retried
 
     @property
     def latency(self) -> float:
@@ -91,6 +101,20 @@ async def _warm_up(scenario: Scenario, stubs: Stubs, artifacts: Artifacts, metad
     return out
 
 
+def _retry_wait_s(exc: grpc.aio.AioRpcError) -> float | None:
+    """Seconds to wait before sending a refused call again (its retry-after-ms, 1 s if absent);
+    None when the error is not a refusal."""
+    if exc.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
+        return None
+    for key, value in exc.trailing_metadata() or ():
+        if key == RETRY_AFTER_KEY:
+            try:
+                return max(0.0, float(value) / 1000.0)
+            except ValueError:
+                break
+    return 1.0
+
+
 # Carries out one scenario fault (blocking; run in a thread) and returns its record.
 Injector = Callable[[Any], dict[str, Any]]
 
@@ -108,77 +132,104 @@ async def run_async(address: str, scenario: Scenario, progress_every_s: float = 
         stubs = Stubs(channel)
         artifacts = Artifacts()
         warmup = await _warm_up(scenario, stubs, artifacts, metadata)
+        if scenario.client_scheduling != "normal":
+            try:
+                changed = client_scheduling.apply(scenario.client_scheduling)
+            except client_scheduling.SchedulingError as exc:
+                raise SetupError(str(exc)) from None
+            log(f"client scheduling {scenario.client_scheduling}: {changed} threads")
+        try:
+            return await _schedule(address, scenario, stubs, artifacts, metadata, warmup, inject, progress_every_s)
+        finally:
+            if scenario.client_scheduling != "normal":
+                client_scheduling.apply("normal")
 
-        times = scenario.schedule.times()
-        kinds = scenario.mix.draw(len(times), scenario.schedule.seed)
-        loop = asyncio.get_running_loop()
-        t0 = loop.time() + START_LEAD_S
-        result = RunResult(scenario, address, time.time() + (t0 - loop.time()), len(times), warmup=warmup)
-        valve = asyncio.Semaphore(scenario.max_in_flight)
-        in_flight = 0
 
-        async def issue(n: int, spec: KindSpec, intended: float) -> None:
-            nonlocal in_flight
-            waited = valve.locked()
-            if waited:
-                result.valve_hits += 1
-            async with valve:
-                in_flight += 1
-                result.max_in_flight_seen = max(result.max_in_flight_seen, in_flight)
-                sent = loop.time() - t0
-                remaining = spec.deadline_s - (sent - intended)
-                first = None
-                try:
-                    if remaining <= 0:
-                        code, sent = "DEADLINE_EXCEEDED", None  # expired while waiting at the valve
-                    else:
+async def _schedule(address: str, scenario: Scenario, stubs: Stubs, artifacts: Artifacts, metadata: tuple,
+                    warmup: list[dict[str, Any]], inject: Injector | None, progress_every_s: float) -> RunResult:
+    """Issues every arrival at its intended time and waits for all of them (and the faults)."""
+    times = scenario.schedule.times()
+    kinds = scenario.mix.draw(len(times), scenario.schedule.seed)
+    loop = asyncio.get_running_loop()
+    t0 = loop.time() + START_LEAD_S
+    result = RunResult(scenario, address, time.time() + (t0 - loop.time()), len(times), warmup=warmup)
+    valve = asyncio.Semaphore(scenario.max_in_flight)
+    in_flight = 0
+
+    async def issue(n: int, spec: KindSpec, intended: float) -> None:
+        nonlocal in_flight
+        waited = valve.locked()
+        if waited:
+            result.valve_hits += 1
+        async with valve:
+            in_flight += 1
+            result.max_in_flight_seen = max(result.max_in_flight_seen, in_flight)
+            sent = loop.time() - t0
+            remaining = spec.deadline_s - (sent - intended)
+            first = None
+            attempts, first_code = 0, None
+            try:
+                if remaining <= 0:
+                    code, sent = "DEADLINE_EXCEEDED", None  # expired while waiting at the valve
+                while remaining > 0:
+                    attempts += 1
+                    try:
                         first = await call(spec, stubs, n, remaining, artifacts, metadata)
                         code = "OK"
-                except grpc.aio.AioRpcError as exc:
-                    code = exc.code().name
-                except NoArtifact:
-                    code, sent = "CLIENT_NO_ARTIFACT", None
-                except Exception as exc:  # noqa: BLE001 - a harness bug must not stop the schedule
-                    code = "CLIENT_ERROR"
-                    log(f"request {n} ({spec.kind}): {type(exc).__name__}: {exc}")
-                finally:
-                    in_flight -= 1
-                done = loop.time() - t0
-                result.records.append(Record(n, spec.kind, intended, sent, done, code,
-                                             None if first is None else first - t0, waited))
+                        break
+                    except grpc.aio.AioRpcError as exc:
+                        code = exc.code().name
+                        wait_s = _retry_wait_s(exc) if attempts <= scenario.retry_refused else None
+                        remaining = spec.deadline_s - (loop.time() - t0 - intended) - (wait_s or 0.0)
+                        if wait_s is None or remaining <= 0:
+                            break
+                        first_code = first_code or code
+                        await asyncio.sleep(wait_s)
+                        remaining = spec.deadline_s - (loop.time() - t0 - intended)
+            except NoArtifact:
+                code, sent = "CLIENT_NO_ARTIFACT", None
+            except Exception as exc:  # noqa: BLE001 - a harness bug must not stop the schedule
+                code = "CLIENT_ERROR"
+                log(f"request {n} ({spec.kind}): {type(exc).__name__}: {exc}")
+            finally:
+                in_flight -= 1
+            done = loop.time() - t0
+            result.records.append(Record(n, spec.kind, intended, sent, done, code,
+                                         None if first is None else first - t0, waited, max(1, attempts),
+                                         first_code))
 
-        async def fault(spec) -> None:
-            await asyncio.sleep(max(0.0, t0 + spec.at_s - loop.time()))
-            at_s = loop.time() - t0
-            if inject is None:
-                record = {"ok": False, "error": "no Ray driver attached: faults need --start-service or --ray-address"}
-            else:
-                record = await loop.run_in_executor(None, inject, spec)
-            record = {**spec.describe(), **record, "at_s": at_s}
-            log(f"fault at {record['at_s']:.1f} s: {spec.action} {spec.target}: "
-                f"{record.get('replica', '')} {'ok' if record.get('ok') else record.get('error')}")
-            result.faults.append(record)
+    async def fault(spec) -> None:
+        await asyncio.sleep(max(0.0, t0 + spec.at_s - loop.time()))
+        at_s = loop.time() - t0
+        if inject is None:
+            record = {"ok": False, "error": "no Ray driver attached: faults need --start-service or --ray-address"}
+        else:
+            record = await loop.run_in_executor(None, inject, spec)
+        record = {**spec.describe(), **record, "at_s": at_s}
+        log(f"fault at {record['at_s']:.1f} s: {spec.action} {spec.target}: "
+            f"{record.get('replica', '')} {'ok' if record.get('ok') else record.get('error')}")
+        result.faults.append(record)
 
-        fault_tasks = [asyncio.create_task(fault(spec)) for spec in scenario.faults]
-        tasks = []
-        next_progress = progress_every_s
-        for n, (intended, spec) in enumerate(zip(times, kinds)):
-            delay = t0 + intended - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(issue(n, spec, intended)))
-            if intended >= next_progress:
-                log(f"t={intended:6.1f} s  sent {n + 1}/{len(times)}  done {len(result.records)}  "
-                    f"in flight {in_flight}")
-                next_progress += progress_every_s
-        result.issue_seconds = loop.time() - t0
-        if tasks:
-            await asyncio.gather(*tasks)
-        if fault_tasks:
-            await asyncio.gather(*fault_tasks)
-        result.wall_seconds = loop.time() - t0
-        result.records.sort(key=lambda r: r.n)
-        return result
+    fault_tasks = [asyncio.create_task(fault(spec)) for spec in scenario.faults]
+    tasks = []
+    next_progress = progress_every_s
+    for n, (intended, spec) in enumerate(zip(times, kinds)):
+        delay = t0 + intended - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(issue(n, spec, intended)))
+        if intended >= next_progress:
+            log(f"t={intended:6.1f} s  sent {n + 1}/{len(times)}  done {len(result.records)}  "
+                f"in flight {in_flight}")
+            next_progress += progress_every_s
+    result.issue_seconds = loop.time() - t0
+    if tasks:
+        await asyncio.gather(*tasks)
+    if fault_tasks:
+        await asyncio.gather(*fault_tasks)
+    result.wall_seconds = loop.time() - t0
+    result.records.sort(key=lambda r: r.n)
+    return result
 
 
 def run(address: str, scenario: Scenario, inject: Injector | None = None) -> RunResult:

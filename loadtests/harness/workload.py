@@ -35,6 +35,7 @@ import yaml
 from genmedia.v1 import generation_pb2 as pb
 from genmedia.v1 import provenance_pb2 as ppb
 from genmedia.v1 import safety_pb2 as spb
+from loadtests.harness.client_scheduling import POLICIES as SCHEDULING_POLICIES
 from loadtests.harness.schedule import Schedule, schedule_from_dict
 
 DEFAULT_PROMPT = "a lighthouse on a cliff at dusk, oil painting"
@@ -262,6 +263,9 @@ def faults_from_list(items: list[dict[str, Any]]) -> tuple[Fault, ...]:
     return tuple(sorted(faults, key=lambda f: f.at_s))
 
 
+MAX_RETRY_REFUSED = 20
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
@@ -273,6 +277,8 @@ class Scenario:
     warmup_requests: int = 1        # per kind, sequential, before the clock; not counted
     replica_poll_s: float = 1.0
     application: str | None = None  # the `application` metadata, when several Serve apps share the proxy
+    client_scheduling: str = "normal"  # normal | fifo: see loadtests/harness/client_scheduling.py
+    retry_refused: int = 0          # RESOURCE_EXHAUSTED retried this many times after its retry-after-ms
     source: str = ""
     faults: tuple[Fault, ...] = ()
 
@@ -283,7 +289,8 @@ class Scenario:
                                                     "error_codes": list(self.slo.error_codes)},
                 "client": {"max_in_flight": self.max_in_flight, "max_send_lag_s": self.max_send_lag_s,
                            "warmup_requests": self.warmup_requests,
-                           "replica_poll_s": self.replica_poll_s, "application": self.application},
+                           "replica_poll_s": self.replica_poll_s, "application": self.application,
+                           "scheduling": self.client_scheduling, "retry_refused": self.retry_refused},
                 "faults": [f.describe() for f in self.faults]}
 
 
@@ -309,9 +316,23 @@ def scenario_from_dict(doc: dict[str, Any], source: str = "") -> Scenario:
         warmup_requests=int((doc.get("warmup") or {}).get("requests_per_kind", 1)),
         replica_poll_s=float(client.get("replica_poll_s", 1.0)),
         application=client.get("application"),
+        client_scheduling=_client_scheduling(client.get("scheduling", "normal")),
+        retry_refused=_retry_refused(client.get("retry_refused", 0)),
         source=source,
         faults=faults_from_list(doc.get("faults") or []),
     )
+
+
+def _client_scheduling(value: Any) -> str:
+    if value not in SCHEDULING_POLICIES:
+        raise ValueError(f"client.scheduling: {value!r} is not one of {list(SCHEDULING_POLICIES)}")
+    return str(value)
+
+
+def _retry_refused(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_RETRY_REFUSED:
+        raise ValueError(f"client.retry_refused: {value!r} is not a whole number from 0 to {MAX_RETRY_REFUSED}")
+    return value
 
 
 def load_scenario(path: str | Path) -> Scenario:

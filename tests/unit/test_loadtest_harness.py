@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import statistics
 from pathlib import Path
 
+import grpc
 import pytest
 
+from genmedia.v1 import generation_pb2, generation_pb2_grpc
 from loadtests.harness import EXIT_ERROR, EXIT_PASS, EXIT_SLO_FAILED
 from loadtests.harness.histogram import Latency
 from loadtests.harness.schedule import HARD_MAX_REQUESTS, Schedule, constant, ramp, shape_from_dict, soak, spike, step
@@ -278,3 +281,107 @@ def test_set_overrides_application_args_by_dotted_path(tmp_path):
     for bad in ("novalue", "=3", "a..b=1", "denoiser.torch_threads.x=1"):
         with pytest.raises(ValueError):
             apply_override(args, bad)
+
+
+def test_client_scheduling_is_validated_and_recorded():
+    doc = {"schedule": {"shape": {"type": "constant", "rate": 1.0, "duration": 1}},
+           "mix": [{"kind": "image", "weight": 1}]}
+    assert scenario_from_dict(doc).client_scheduling == "normal"
+    fifo = scenario_from_dict({**doc, "client": {"scheduling": "fifo"}})
+    assert fifo.describe()["client"]["scheduling"] == "fifo"
+    with pytest.raises(ValueError, match="client.scheduling"):
+        scenario_from_dict({**doc, "client": {"scheduling": "realtime"}})
+
+
+def test_client_scheduling_fifo_covers_every_thread_and_is_put_back():
+    import os
+    import subprocess
+    import sys
+    import threading
+
+    from loadtests.harness import client_scheduling
+
+    if not hasattr(os, "SCHED_FIFO"):
+        pytest.skip("SCHED_FIFO is Linux only")
+    started, release = threading.Event(), threading.Event()
+    seen: dict[str, int] = {}
+
+    def worker() -> None:
+        seen["tid"] = threading.get_native_id()
+        started.set()
+        release.wait(10)
+
+    thread = threading.Thread(target=worker, daemon=True)
+    thread.start()
+    started.wait(10)
+    try:
+        try:
+            changed = client_scheduling.apply("fifo")
+        except client_scheduling.SchedulingError as exc:  # not root here: the error says what is needed
+            assert "CAP_SYS_NICE" in str(exc)
+            return
+        assert changed >= 2
+        assert client_scheduling.current() == "fifo"
+        assert os.sched_getscheduler(seen["tid"]) & ~os.SCHED_RESET_ON_FORK == os.SCHED_FIFO
+        assert os.sched_getparam(seen["tid"]).sched_priority == client_scheduling.FIFO_PRIORITY
+        child = subprocess.run([sys.executable, "-c", "import os; print(os.sched_getscheduler(0))"],
+                               capture_output=True, text=True, check=True)
+        assert int(child.stdout) == os.SCHED_OTHER  # what the client starts runs on the normal policy
+    finally:
+        client_scheduling.apply("normal")
+        release.set()
+    assert client_scheduling.current() == "normal"
+    assert os.sched_getscheduler(seen["tid"]) == os.SCHED_OTHER
+
+
+class _RefusingGeneration(generation_pb2_grpc.GenerationServiceServicer):
+    """GenerateImage refuses each request's first `refusals` attempts with RESOURCE_EXHAUSTED and
+    `retry-after-ms` 20, then answers; counts the attempts per seed."""
+
+    def __init__(self, refusals: int) -> None:
+        self.refusals = refusals
+        self.attempts: dict[int, int] = {}
+
+    async def GenerateImage(self, request, context):
+        n = self.attempts[request.seed] = self.attempts.get(request.seed, 0) + 1
+        if n <= self.refusals:
+            context.set_trailing_metadata((("retry-after-ms", "20"),))
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "full")
+        return generation_pb2.GenerationResult(generation_id=f"g{request.seed}", seed=request.seed)
+
+
+@pytest.mark.parametrize("retry_refused", [0, 3])
+def test_refused_calls_are_retried_after_retry_after_ms_when_asked(retry_refused):
+    from loadtests.harness import runner
+    from loadtests.harness.report import build, summary_lines
+
+    servicer = _RefusingGeneration(refusals=2)
+    scenario = scenario_from_dict({
+        "schedule": {"process": "constant", "shape": {"type": "constant", "rate": 20.0, "duration": 0.2}},
+        "mix": [{"kind": "image", "weight": 1, "deadline_s": 5}], "warmup": {"requests_per_kind": 0},
+        "client": {"retry_refused": retry_refused}})
+
+    async def main():
+        server = grpc.aio.server()
+        generation_pb2_grpc.add_GenerationServiceServicer_to_server(servicer, server)
+        port = server.add_insecure_port("127.0.0.1:0")
+        await server.start()
+        try:
+            return await runner.run_async(f"127.0.0.1:{port}", scenario)
+        finally:
+            await server.stop(None)
+
+    result = asyncio.run(main())
+    assert len(result.records) == 4
+    if retry_refused:
+        assert all(r.code == "OK" and r.attempts == 3 and r.first_code == "RESOURCE_EXHAUSTED" for r in result.records)
+        assert all(r.latency >= 0.04 for r in result.records)  # two waits of 20 ms
+    else:
+        assert all(r.code == "RESOURCE_EXHAUSTED" and r.attempts == 1 for r in result.records)
+    assert set(servicer.attempts.values()) == {3 if retry_refused else 1}
+    report = build(result, {}, {"address": "test"})
+    retries = report["counts"]["retries"]
+    assert retries["requests_retried"] == (4 if retry_refused else 0)
+    assert retries["first_attempt_by_code"] == {"RESOURCE_EXHAUSTED": 4}
+    assert any(line.startswith("retried after retry-after-ms: 4 requests") for line in summary_lines(
+        {**report, "slo": {}})) == bool(retry_refused)
