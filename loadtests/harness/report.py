@@ -255,7 +255,8 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         lines.append(f"retried after retry-after-ms: {retries['requests_retried']} requests "
                      f"({retries['extra_attempts']} extra attempts), final codes "
                      + ", ".join(f"{c} {n}" for c, n in retries["final_codes_of_retried"].items())
-                     + "; first attempts: " + ", ".join(f"{c} {n}" for c, n in retries["first_attempt_by_code"].items()))
+                     + "; first attempts: "
+                     + ", ".join(f"{c} {n}" for c, n in retries["first_attempt_by_code"].items()))
     for f in report.get("faults", []):
         if f["action"] != "kill_replica":
             undone = f.get("undone_after_s")

@@ -11,8 +11,9 @@ nbytes=4)``) plus CRC-24 is coded with the rate-1/3 K=7 convolutional code of
 1-6 kHz band in a tile of 64 frames (1.024 s), scattered, with keyed signs; 15 % of the
 cells carry a keyed sync template.  The band's magnitudes are scaled by 1 +- a small
 keyed change that follows the local loudness (``embed``), with informed per-bit
-amplitudes, at 25.5 dB SNR per channel; the tile repeats over the whole clip and every
-channel is marked.  The detector reads the mid channel at 16 kHz, searches the tile lag in
+amplitudes, at 25.5 dB SNR per channel (content with almost nothing in the band gets the
+rest of that budget as a keyed-pattern noise carrier that follows its loudness); the tile
+repeats over the whole clip and every channel is marked.  The detector reads the mid channel at 16 kHz, searches the tile lag in
 16-sample steps (codec delay, trims), folds the tiles, correlates log-magnitudes, runs
 soft Viterbi and checks the CRC: false-positive bound 1.2e-7 per clip (``detect``).
 

@@ -20,6 +20,12 @@ set so that every bit reaches the same margin T = sqrt(m^2 - sigma^2) (m: the ma
 response, sigma: the spread of c_k), clipped to [informed_min, informed_max]; then g is
 re-solved for the SNR, so the total power stays the same.  The response of the mark is
 measured, not modelled: the marked signal goes through the detector's front end.
+
+Content with almost nothing in the band (e.g. a random-weight MusicGen puts 99.8 % of its power
+above 6 kHz) cannot carry the mark multiplicatively at any audible-safe depth: added noise at
+20 dB SNR would be twice the band's whole power.  There the rest of the SNR budget goes to a
+carrier, ``bed_16k``: band-limited noise whose magnitudes carry the same pattern, following the
+host's loudness frame by frame (nothing in silence).  The total stays at ``snr_db``.
 """
 
 from __future__ import annotations
@@ -66,10 +72,32 @@ def aligned_soft_bits(x16: np.ndarray, layout: Layout, params: AudioWatermarkPar
     return frontend.soft_bits(folded, layout, 0)
 
 
+def bed_16k(x16: np.ndarray, layout: Layout, sign: np.ndarray, amp: np.ndarray,
+            params: AudioWatermarkParams) -> np.ndarray:
+    """A carrier for content with (almost) nothing in the band, unit power before scaling: noise in
+    the band whose STFT magnitudes are env[j] * (1 + bed_depth * D[j, f]) with a fixed random phase,
+    env following the host's own frame loudness (0 in silence).  Zeros for a silent host."""
+    full = frontend.stft(x16, 0, params)
+    frames = full.shape[0]
+    if frames == 0:
+        return np.zeros_like(x16)
+    env = np.sqrt(uniform_filter1d(np.mean(np.abs(full) ** 2, axis=1), 3, mode="nearest"))
+    d = pattern(frames, layout, sign, amp)
+    mag = env[:, None] * np.clip(1.0 + params.bed_depth * d, 1.0 - MAX_CHANGE, 1.0 + MAX_CHANGE)
+    phase = np.random.default_rng(0x6D61726B).uniform(0.0, 2.0 * np.pi, size=mag.shape)
+    bed = frontend.istft(mag * np.exp(1j * phase), x16.size, params, layout.bin_lo)
+    p = float(np.mean(bed ** 2))
+    return bed / np.sqrt(p) if p > 0.0 else bed
+
+
 def residual_16k(x16: np.ndarray, power: float, layout: Layout, code_bits: np.ndarray,
                  params: AudioWatermarkParams) -> np.ndarray:
     """The mark for one 16 kHz channel (same length), at SNR ``snr_db`` against ``power``
-    (the mean-square of the channel at its own rate).  All zeros for a silent channel."""
+    (the mean-square of the channel at its own rate).  All zeros for a silent channel.
+
+    When the change of the host's own band falls short of that power by more than
+    ``bed_shortfall_db`` (content with almost nothing in 1-6 kHz: the mark would sit far below
+    any added noise), a carrier (``bed_16k``) fills the rest of the power budget."""
     spec = frontend.stft(x16, 0, params, layout.bin_lo, layout.bin_hi)
     frames = spec.shape[0]
     rel = masking_weight(spec, params)
@@ -78,7 +106,7 @@ def residual_16k(x16: np.ndarray, power: float, layout: Layout, code_bits: np.nd
     amp = np.ones(layout.n_code)
     target_power = power * 10.0 ** (-params.snr_db / 10.0)
 
-    def synthesise(amp: np.ndarray) -> np.ndarray:
+    def modulation(amp: np.ndarray) -> np.ndarray:
         d = pattern(frames, layout, sign, amp)
         unit = frontend.istft(shaped * d, x16.size, params, layout.bin_lo)
         unit_power = float(np.mean(unit ** 2))
@@ -90,6 +118,18 @@ def residual_16k(x16: np.ndarray, power: float, layout: Layout, code_bits: np.nd
         actual = float(np.mean(res ** 2))
         if g < params.max_gain and actual > 0.0:  # the clip above lowered the power: restore it
             res *= min(np.sqrt(target_power / actual), 1.2)
+        return res
+
+    res = modulation(amp)
+    reached = float(np.mean(res ** 2))
+    bed_power = 0.0
+    if power > 0.0 and reached < target_power * 10.0 ** (-params.bed_shortfall_db / 10.0):
+        bed_power = target_power - reached
+
+    def synthesise(amp: np.ndarray) -> np.ndarray:
+        res = modulation(amp)
+        if bed_power > 0.0:
+            res = res + np.sqrt(bed_power) * bed_16k(x16, layout, sign, amp, params)
         return res
 
     res = synthesise(amp)

@@ -27,6 +27,8 @@ class AudioWatermarkParams:
     mask_time: int = 3  # ... and frames
     mask_ceil: float = 4.0  # largest masking weight (quiet cells between partials)
     max_gain: float = 0.35  # cap on g (embed.py) when the SNR would allow more (audibility)
+    bed_shortfall_db: float = 3.0  # add a carrier when the band's own change reaches this far below the SNR budget
+    bed_depth: float = 0.6  # relative magnitude change of the carrier per unit of the pattern (embed.bed_16k)
     informed: bool = True  # host-interference-aware per-bit amplitudes (embed.py)
     informed_min: float = 0.3  # per-bit amplitude range, relative to 1
     informed_max: float = 3.0

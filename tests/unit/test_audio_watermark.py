@@ -85,6 +85,33 @@ def test_survives_trim_and_volume(wm, marked_music):
     assert_found(wm.detect(atk.volume(marked_music, RATE, -6.0), RATE))
 
 
+def band_poor_clip(seconds: float, seed: int, rate: int = RATE) -> np.ndarray:
+    """Noise with 99.9 % of its power above 7 kHz and a loudness that swells and fades, like the
+    output of a random-weight MusicGen: too little in 1-6 kHz to carry the mark by itself."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * rate)
+    spec = np.fft.rfft(rng.standard_normal(n))
+    freqs = np.fft.rfftfreq(n, 1 / rate)
+    spec *= np.where(freqs > 7000, 1.0, 0.03)
+    x = np.fft.irfft(spec, n) * (1.2 + np.sin(2 * np.pi * 0.7 * np.arange(n) / rate))
+    return (0.1 * x / x.std()).astype(np.float32)
+
+
+def test_band_poor_audio_gets_a_carrier_that_survives_noise(wm):
+    x = band_poor_clip(6.0, seed=41)
+    freqs = np.fft.rfftfreq(x.size, 1 / RATE)
+    power = np.abs(np.fft.rfft(x.astype(np.float64))) ** 2
+    assert power[(freqs >= 1000) & (freqs <= 6000)].sum() / power.sum() < 0.002
+    y = wm.embed(x, RATE, PAYLOAD)
+    assert 25.0 <= snr_db(x, y) < 27.0  # the carrier fills the SNR budget, no more
+    assert_found(wm.detect(y, RATE))
+    for seed in (1, 2):
+        assert_found(wm.detect(atk.white_noise(y, RATE, 20.0, seed=seed), RATE))
+    quiet = x.copy()
+    quiet[: RATE] = 0.0  # silence stays silent: the carrier follows the host's loudness
+    assert np.abs(wm.embed(quiet, RATE, PAYLOAD)[: RATE // 2]).max() == 0.0
+
+
 def test_no_detection_on_unmarked_audio(wm, music):
     clips = [music, noise_clip(4.0, seed=21), noise_clip(3.0, seed=22, tilt=1.5),
              np.zeros(RATE * 3, np.float32)]
