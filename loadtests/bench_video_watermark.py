@@ -4,7 +4,7 @@
         [--sizes 256,512] [--generated N] [--out report.json]
 
 Every video is sealed as the service seals it (``Sealer.seal_video``: the keyed 8-byte payload
-in every frame at ``VIDEO_PSNR_DB``, one PDQ hash per second, MP4 at CRF 18 with a C2PA
+in every frame at ``video_psnr_db`` (36 dB below 512 px, 38 dB from 512 px), one PDQ hash per second, MP4 at CRF 18 with a C2PA
 manifest), recorded as the service records it (``services.provenance.record_for_commit`` into a
 SQLite ``RecordStore``, per-second hashes loaded into the video index by
 ``load_media_indexes``), then attacked and verified (``Verifier.verify`` ->
@@ -59,6 +59,7 @@ from PIL import Image
 
 from engines.video_files import EncodeSettings, VideoFormat, decode_video, encode_video
 from loadtests.sample_images import photo
+from provenance.media_sealing import video_psnr_db
 
 FPS = 8
 SECONDS = 3
@@ -535,8 +536,9 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"\nvideos: photo-pan {args.videos} per size ({SECONDS} s at {FPS} fps), generated "
           f"{n_generated} (tiny-t2v, random weights: noise-like frames, {args.generated_frames} frames); "
-          f"payload 64 bits in every frame at {world.sealer.video_watermarker.params.psnr_db:g} dB "
-          f"target PSNR; {indexed} seconds indexed")
+          f"payload 64 bits in every frame at "
+          + ", ".join(f"{video_psnr_db(side, side):g} dB ({side} px)" for side in sorted(set(sizes) | {256}))
+          + f" target PSNR; {indexed} seconds indexed")
     print("frames = share of frames decoding the right payload; GEN / LIKELY = share verified "
           "GENERATED_HERE / LIKELY_GENERATED_HERE with the right record; fp = right generation among "
           "the fingerprint matches; wrong = verdicts naming another generation; jpeg85-frame: one "

@@ -20,7 +20,8 @@ import numpy as np
 from provenance.c2pa import C2paSigner, ManifestInfo, SigningConfig
 from provenance.fingerprint import fingerprint
 from provenance.keys import ProvenanceKeys
-from provenance.media_sealing import VIDEO_PSNR_DB, SealedAudio, SealedVideo, seal_audio, seal_video
+from provenance.media_sealing import SMALL_VIDEO_PSNR_DB, VIDEO_PSNR_DB, SealedAudio, SealedVideo, seal_audio, \
+    seal_video, video_psnr_db
 from provenance.records.hmac import watermark_payload
 from provenance.watermark import ImageWatermarker, WatermarkParams
 
@@ -42,12 +43,18 @@ class Sealer:
         self.keys = keys
         self.software_version = software_version
         self.watermarker = ImageWatermarker(keys.watermark_key, payload_bytes=PAYLOAD_BYTES)
-        # Same key and layout (the same detector reads both); video frames are marked stronger.
-        self.video_watermarker = ImageWatermarker(keys.watermark_key, payload_bytes=PAYLOAD_BYTES,
-                                                  params=WatermarkParams(psnr_db=VIDEO_PSNR_DB))
+        # Same key and layout (the same detector reads all); video frames are marked stronger,
+        # small ones more so (media_sealing.video_psnr_db).
+        self._video_watermarkers = {
+            psnr: ImageWatermarker(keys.watermark_key, payload_bytes=PAYLOAD_BYTES, params=WatermarkParams(psnr_db=psnr))
+            for psnr in (VIDEO_PSNR_DB, SMALL_VIDEO_PSNR_DB)}
         self.signer = C2paSigner(SigningConfig(cert_chain_path=keys.c2pa_cert_chain,
                                                private_key_path=keys.c2pa_private_key))
         self._audio_watermarker = None
+
+    def video_watermarker_for(self, height: int, width: int) -> ImageWatermarker:
+        """The watermarker for video frames of this size."""
+        return self._video_watermarkers[video_psnr_db(height, width)]
 
     @property
     def audio_watermarker(self):

@@ -188,6 +188,20 @@ def test_sealed_video_every_frame_carries_the_watermark_after_h264(sealer, seale
     assert not sealer.watermarker.detect(decode_all(h264(panning_video("astronaut")))[5]).found
 
 
+def test_video_frames_are_marked_at_the_psnr_of_their_size(sealer):
+    from provenance.media_sealing import SMALL_VIDEO_PSNR_DB, VIDEO_PSNR_DB, video_psnr_db
+
+    assert video_psnr_db(256, 448) == SMALL_VIDEO_PSNR_DB == 36.0
+    assert video_psnr_db(512, 768) == VIDEO_PSNR_DB == 38.0
+    for side in (256, 512):
+        frames = panning_video(seconds=1, side=side)[:2]
+        video = sealer.seal_video(frames, FPS, "video/mp4", lambda f: encode_video(f, FPS, VideoFormat.MP4),
+                                  generation_id=GID_VIDEO, index=0, model="tiny", model_version="v1")
+        marked = sealer.video_watermarker_for(side, side).embed(frames[0], video.payload)
+        mse = np.mean((marked.astype(np.float64) - frames[0]) ** 2)
+        assert abs(10 * np.log10(255.0 ** 2 / mse) - video_psnr_db(side, side)) < 0.5
+
+
 def test_sealed_mp4_is_generated_here(world, sealed):
     _, verifier = world
     report = verifier.verify(sealed["video"].data)
