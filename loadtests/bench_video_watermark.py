@@ -4,10 +4,10 @@
         [--sizes 256,512] [--generated N] [--out report.json]
 
 Every video is sealed as the service seals it (``Sealer.seal_video``: the keyed 8-byte payload
-in every frame at ``video_psnr_db`` (36 dB below 512 px, 38 dB from 512 px), one PDQ hash per second, MP4 at CRF 18 with a C2PA
-manifest), recorded as the service records it (``services.provenance.record_for_commit`` into a
-SQLite ``RecordStore``, per-second hashes loaded into the video index by
-``load_media_indexes``), then attacked and verified (``Verifier.verify`` ->
+in every frame at ``video_psnr_db`` (36 dB below 512 px, 38 dB from 512 px), one PDQ hash per
+second, MP4 at CRF 18 with a C2PA manifest), recorded as the service records it
+(``services.provenance.record_for_commit`` into a SQLite ``RecordStore``, per-second hashes
+loaded into the video index by ``load_media_indexes``), then attacked and verified (``Verifier.verify`` ->
 ``media_verification.verify_video``). Per set, size and attack:
 
 * "frames": share of the attacked file's frames whose watermark decodes (CRC-valid) with the

@@ -46,7 +46,8 @@ class Sealer:
         # Same key and layout (the same detector reads all); video frames are marked stronger,
         # small ones more so (media_sealing.video_psnr_db).
         self._video_watermarkers = {
-            psnr: ImageWatermarker(keys.watermark_key, payload_bytes=PAYLOAD_BYTES, params=WatermarkParams(psnr_db=psnr))
+            psnr: ImageWatermarker(keys.watermark_key, payload_bytes=PAYLOAD_BYTES,
+                                   params=WatermarkParams(psnr_db=psnr))
             for psnr in (VIDEO_PSNR_DB, SMALL_VIDEO_PSNR_DB)}
         self.signer = C2paSigner(SigningConfig(cert_chain_path=keys.c2pa_cert_chain,
                                                private_key_path=keys.c2pa_private_key))
