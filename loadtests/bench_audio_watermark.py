@@ -49,7 +49,7 @@ import numpy as np
 from scipy.signal import resample_poly
 
 from loadtests.audio_attacks import ATTACKS, mp3, resample
-from provenance.audio_watermark import MIN_DURATION_S, AudioWatermarker
+from provenance.audio_watermark import MIN_DURATION_S, AudioWatermarker, UnmarkableAudio
 from provenance.records.hmac import watermark_payload
 
 KEY = b"bench-audio-watermark-key-0123456789"
@@ -278,6 +278,7 @@ class SetStats:
     embed_s: list[float] = field(default_factory=list)
     detect_s: list[float] = field(default_factory=list)
     wrong_key: list[int] = field(default_factory=lambda: [0, 0])
+    refused: list[str] = field(default_factory=list)  # clips embed() refused (UnmarkableAudio)
 
 
 def snr_db(x: np.ndarray, y: np.ndarray) -> float:
@@ -299,7 +300,12 @@ def run_set(clips, attacks, wm: AudioWatermarker, wrong: AudioWatermarker, name:
     for clip_name, x, rate in clips:
         payload = watermark_payload(RECORD_KEY, str(uuid.uuid4()), 0, nbytes=4)
         t = time.perf_counter()
-        y = wm.embed(x, rate, payload)
+        try:
+            y = wm.embed(x, rate, payload)
+        except UnmarkableAudio:  # the service answers INVALID_ARGUMENT and releases nothing
+            st.refused.append(clip_name)
+            print(f"  {name:9s} {clip_name:22s} refused: cannot carry the mark", file=sys.stderr, flush=True)
+            continue
         st.embed_s.append(time.perf_counter() - t)
         st.snr.append(snr_db(x, y))
         for attack in attacks:
@@ -370,6 +376,10 @@ def fmt_table(results: dict[str, SetStats], attacks: list[str]) -> tuple[str, li
     head = f"{'set':10s} {'attack':12s} {'target':>6s} | {'bits':>6s} {'det':>5s} {'z med':>6s}"
     lines = [head, "-" * len(head)]
     for name, st in results.items():
+        if not st.snr:
+            misses.append(f"{name}: every clip refused (cannot carry the mark)")
+            lines.append(f"{name:10s} every clip refused: cannot carry the mark")
+            continue
         for attack in attacks:
             cell, target = st.cells[attack], TARGETS.get(attack)
             bits = float(np.mean(cell.bits))
@@ -387,6 +397,10 @@ def fmt_table(results: dict[str, SetStats], attacks: list[str]) -> tuple[str, li
                      f"min {snr_min:5.2f}{' ok' if snr_min >= MIN_SNR_DB else ' !!'}")
         lines.append(f"{name:10s} {'ms':12s} {'':6s} | embed {1000 * np.median(st.embed_s):6.1f} "
                      f"detect {1000 * np.median(st.detect_s):6.1f}  (median per clip)")
+        if st.refused:
+            lines.append(f"{name:10s} {'refused':12s} {'':6s} | {len(st.refused)} of "
+                         f"{len(st.refused) + len(st.snr)} clips cannot carry the mark (never released; "
+                         "the rows above are the others)")
         if st.wrong_key[0]:
             misses.append(f"{name}: wrong key detected {st.wrong_key[0]} / {st.wrong_key[1]}")
         lines.append("-" * len(head))
@@ -434,9 +448,9 @@ def main(argv: list[str] | None = None) -> int:
         name: {"snr_mean": float(np.mean(st.snr)), "snr_min": float(np.min(st.snr)),
                "embed_ms": 1000 * float(np.median(st.embed_s)),
                "detect_ms": 1000 * float(np.median(st.detect_s)), "wrong_key": st.wrong_key,
-               "attacks": {a: {"bits": float(np.mean(c.bits)), "det": float(np.mean(c.det)),
+               "refused": st.refused, "attacks": {a: {"bits": float(np.mean(c.bits)), "det": float(np.mean(c.det)),
                                "z_median": float(np.median(c.z))} for a, c in st.cells.items()}}
-        for name, st in results.items()}}
+        for name, st in results.items() if st.snr}}
     if args.false_positive:
         pool = [(x, rate) for clips in sets.values() for _, x, rate in clips]
         t = time.perf_counter()

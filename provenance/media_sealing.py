@@ -110,8 +110,8 @@ def seal_video(sealer: Sealer, frames: np.ndarray, fps: float, mime: str,
 def seal_audio(sealer: Sealer, samples: np.ndarray, sample_rate: int, mime: str,
                encode: Callable[[np.ndarray], bytes], *, generation_id: str, index: int, model: str,
                model_version: str) -> SealedAudio:
-    """``samples``: float (n,) or (n, channels) in [-1, 1]. ValueError for audio the watermark
-    cannot carry; C2paError if signing fails."""
+    """``samples``: float (n,) or (n, channels) in [-1, 1]. UnmarkableAudio (a ValueError) for
+    audio the watermark cannot carry, ValueError for bad samples; C2paError if signing fails."""
     payload = watermark_payload(sealer.keys.record_key, generation_id, index, PAYLOAD_BYTES)
     marked = np.asarray(sealer.audio_watermarker.embed(samples, sample_rate,
                                                        payload[:AUDIO_PAYLOAD_BYTES]))

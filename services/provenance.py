@@ -24,7 +24,8 @@ import genmedia
 from engines.audio_files import AudioFormat, encode_audio
 from engines.image_files import ImageFormat, encode_image
 from engines.video_files import VideoFormat, encode_video
-from genmedia.errors import NotFound, Unavailable
+from genmedia.errors import InvalidArgument, NotFound, Unavailable
+from provenance.audio_watermark import UnmarkableAudio
 from provenance.c2pa import ManifestVerifier
 from provenance.fingerprint import HammingIndex
 from provenance.fingerprint.audio import AudioIndex, words_from_bytes
@@ -192,14 +193,22 @@ class Provenance:
                 model_version=request.model_version))
 
     async def seal_audio(self, request: SealAudioRequest) -> SealedAudio:
-        """Audio watermark, fingerprint, encode, C2PA-sign (WAV, FLAC, MP3)."""
+        """Audio watermark, fingerprint, encode, C2PA-sign (WAV, FLAC, MP3). InvalidArgument on
+        duration_s when the generated clip cannot carry the mark (deterministic for the request's
+        prompt, seed and length: nothing is released, and the client can ask for a longer clip)."""
         loop = asyncio.get_running_loop()
         with self._metrics.stage("seal", request.model):
-            return await loop.run_in_executor(self._executor, self._sealed_counted, lambda: self.sealer.seal_audio(
-                request.samples, request.sample_rate, request.fmt.content_type,
-                lambda samples: encode_audio(samples, request.sample_rate, request.fmt),
-                generation_id=request.generation_id, index=0, model=request.model,
-                model_version=request.model_version))
+            try:
+                return await loop.run_in_executor(self._executor, self._sealed_counted, lambda: self.sealer.seal_audio(
+                    request.samples, request.sample_rate, request.fmt.content_type,
+                    lambda samples: encode_audio(samples, request.sample_rate, request.fmt),
+                    generation_id=request.generation_id, index=0, model=request.model,
+                    model_version=request.model_version))
+            except UnmarkableAudio:
+                duration = len(request.samples) / request.sample_rate
+                raise InvalidArgument("duration_s", f"the generated {duration:.1f} s clip could not carry the audio "
+                                                    "watermark, so it was not released; ask for a longer clip "
+                                                    "(2 s or more) or another seed") from None
 
     def _sealed_counted(self, seal):
         try:

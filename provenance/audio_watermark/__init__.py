@@ -17,8 +17,10 @@ repeats over the whole clip and every channel is marked.  The detector reads the
 16-sample steps (codec delay, trims), folds the tiles, correlates log-magnitudes, runs
 soft Viterbi and checks the CRC: false-positive bound 1.2e-7 per clip (``detect``).
 
-Clips must be at least ``MIN_DURATION_S`` long to be marked (robustness figures are for
->= 2 s); sample rates 16-48 kHz (detection: 8-192 kHz); (n,) mono or (n, channels); float in [-1, 1] or int16.
+Clips must be at least ``MIN_DURATION_S`` (1 s) long to be marked; the robustness figures
+are for >= 2 s (a 1 s clip holds one tile: its mark survives MP3 128 kbps, AAC and resampling
+but not reliably 64 kbps MP3 or 20 dB of noise); sample rates 16-48 kHz (detection: 8-192
+kHz); (n,) mono or (n, channels); float in [-1, 1] or int16.
 
 Modules: ``params`` (tuned defaults), ``samples`` (input checks, 16 kHz resampling),
 ``layout`` (keyed chips), ``frontend`` (STFT, normalised log-magnitude, fold, correlate:
@@ -39,11 +41,16 @@ from provenance.audio_watermark.params import AudioWatermarkParams
 from provenance.watermark import ecc
 from provenance.watermark.keys import keyed_bits, validate_key
 
-__all__ = ["AudioDetection", "AudioWatermarker", "AudioWatermarkParams", "MIN_DURATION_S"]
+__all__ = ["AudioDetection", "AudioWatermarker", "AudioWatermarkParams", "MIN_DURATION_S", "UnmarkableAudio"]
 
-MIN_DURATION_S = 2.0  # shortest clip embed() accepts (two tiles)
+MIN_DURATION_S = 1.0  # shortest clip embed() accepts (about one tile)
 MIN_PAYLOAD_BYTES = 4
 MAX_PAYLOAD_BYTES = 8
+
+
+class UnmarkableAudio(ValueError):
+    """The clip could not carry the mark (silent, too little in the band, or too short for the
+    detector to find it): nothing marked is returned."""
 
 
 class AudioWatermarker:
@@ -83,8 +90,8 @@ class AudioWatermarker:
 
         Each channel is marked at 26 dB SNR.  Raises ValueError naming the field for a
         sample rate outside 16-48 kHz, a bad shape, a clip shorter than MIN_DURATION_S,
-        a wrong payload length, or audio that cannot carry the mark (silent, or nothing
-        in 1-6 kHz): the mark is checked before returning, so unmarked audio never comes
+        a wrong payload length, or audio that cannot carry the mark (UnmarkableAudio: silent,
+        nothing in 1-6 kHz, or too short for the detector to find it): the mark is checked before returning, so unmarked audio never comes
         back.  TypeError for a non-float, non-int16 dtype or non-bytes payload."""
         code = self.code_bits(payload)
         rate = _samples.check_rate(sample_rate)
@@ -102,12 +109,19 @@ class AudioWatermarker:
         return out[:, 0] if np.ndim(samples) == 1 else out
 
     def _self_check(self, x: np.ndarray, rate: int, payload: bytes) -> None:
+        """The marked clip must decode on the embedding grid and be found by the detector as
+        released (with its alignment search and sync threshold: a short clip can pass the
+        first and not the second)."""
         mid16 = _samples.to_canonical(x.mean(axis=1), rate)
         soft = aligned_soft_bits(mid16, self._layout, self.params)
         _, got = decode_soft(soft, self._info_mask, self.payload_bytes)
         if got != payload:
-            raise ValueError("samples: the clip cannot carry the watermark (silent, or too little "
-                             "signal in the 1-6 kHz band); refusing to return it unmarked")
+            raise UnmarkableAudio("samples: the clip cannot carry the watermark (silent, or too little "
+                                  "signal in the 1-6 kHz band); refusing to return it unmarked")
+        found = _detect(mid16, self._layout, self._info_mask, self.payload_bytes, self.params)
+        if not (found.found and found.payload == payload):
+            raise UnmarkableAudio("samples: the detector does not find the watermark in this clip (too "
+                                  "short or too quiet to carry it); refusing to return it unmarked")
 
     def detect(self, samples: np.ndarray, sample_rate: int) -> AudioDetection:
         """Look for a mark under this key in the mid channel of ``samples``.

@@ -11,7 +11,7 @@ from scipy.signal import resample_poly
 
 from loadtests import audio_attacks as atk
 from loadtests.bench_audio_watermark import espeak_available, music_clip, speech_clip
-from provenance.audio_watermark import MIN_DURATION_S, AudioDetection, AudioWatermarker
+from provenance.audio_watermark import MIN_DURATION_S, AudioDetection, AudioWatermarker, UnmarkableAudio
 from provenance.records.hmac import watermark_payload
 
 KEY = b"unit-test-audio-watermark-key-0123"
@@ -124,6 +124,13 @@ def test_wrong_key_does_not_detect(marked_music):
     assert not AudioWatermarker(OTHER_KEY).detect(marked_music, RATE).found
 
 
+def test_one_second_clip_is_marked(wm):
+    assert MIN_DURATION_S == 1.0  # the API's shortest clip (AudioRequest.duration_s)
+    y = wm.embed(music_clip(1.0, seed=51), RATE, PAYLOAD)
+    assert_found(wm.detect(y, RATE))
+    assert_found(wm.detect(atk.mp3(y, RATE, 128), RATE))
+
+
 def test_too_short_clip_is_refused(wm):
     with pytest.raises(ValueError, match="samples") as err:
         wm.embed(music_clip(MIN_DURATION_S - 0.1, seed=1), RATE, PAYLOAD)
@@ -131,7 +138,7 @@ def test_too_short_clip_is_refused(wm):
 
 
 def test_silent_clip_is_refused_not_returned_unmarked(wm):
-    with pytest.raises(ValueError, match="samples"):
+    with pytest.raises(UnmarkableAudio, match="samples"):
         wm.embed(np.zeros(RATE * 3, np.float32), RATE, PAYLOAD)
 
 
