@@ -89,6 +89,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     cap.add_argument("--cooldown", type=float, default=3.0)
     cap.add_argument("--confirm", default="", help="fractions of the capacity to run again, e.g. 0.5,0.9")
     cap.add_argument("--max-in-flight", type=int, default=512)
+    cap.add_argument("--client-scheduling", choices=("normal", "fifo"), default="normal",
+                     help="the load generator's CPU policy (see run --client-scheduling)")
 
     judge = sub.add_parser("judge", help="re-judge a report.json against (other) SLO limits")
     judge.add_argument("--report", type=Path, required=True)
@@ -140,7 +142,8 @@ def cmd_capacity(args) -> int:
 
     mix = capacity.build_mix(args.mix, args.model, args.steps, args.deadline)
     slo = _slo(Slo(), args)
-    base = capacity.base_scenario(mix, slo, args.process, args.seed, args.max_in_flight, 1.0)
+    base = replace(capacity.base_scenario(mix, slo, args.process, args.seed, args.max_in_flight, 1.0),
+                   client_scheduling=args.client_scheduling)
     confirm = tuple(float(x) for x in args.confirm.split(",") if x.strip())
     with Target(args.address, args.start_service, args.allow_remote, args.ray_address, args.app, 1.0,
                 add_models=tuple(args.add_model), max_generations_in_flight=args.max_generations_in_flight,
