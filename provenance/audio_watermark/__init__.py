@@ -13,9 +13,9 @@ cells carry a keyed sync template.  The band's magnitudes are scaled by 1 +- a s
 keyed change that follows the local loudness (``embed``), with informed per-bit
 amplitudes, at 25.5 dB SNR per channel (content with almost nothing in the band gets the
 rest of that budget as a keyed-pattern noise carrier that follows its loudness); the tile
-repeats over the whole clip and every channel is marked.  The detector reads the mid channel at 16 kHz, searches the tile lag in
-16-sample steps (codec delay, trims), folds the tiles, correlates log-magnitudes, runs
-soft Viterbi and checks the CRC: false-positive bound 1.2e-7 per clip (``detect``).
+repeats over the whole clip and every channel is marked.  The detector reads the mid
+channel at 16 kHz, searches the tile lag in 16-sample steps (codec delay, trims), folds the
+tiles, correlates log-magnitudes, runs soft Viterbi and checks the CRC: false-positive bound 1.2e-7 per clip (``detect``).
 
 Clips must be at least ``MIN_DURATION_S`` (1 s) long to be marked; the robustness figures
 are for >= 2 s (a 1 s clip holds one tile: its mark survives MP3 128 kbps, AAC and resampling
@@ -88,11 +88,11 @@ class AudioWatermarker:
     def embed(self, samples: np.ndarray, sample_rate: int, payload: bytes) -> np.ndarray:
         """``samples`` with the mark of ``payload``: float32 in [-1, 1], same shape.
 
-        Each channel is marked at 26 dB SNR.  Raises ValueError naming the field for a
+        Each channel is marked at 25.5 dB SNR.  Raises ValueError naming the field for a
         sample rate outside 16-48 kHz, a bad shape, a clip shorter than MIN_DURATION_S,
         a wrong payload length, or audio that cannot carry the mark (UnmarkableAudio: silent,
-        nothing in 1-6 kHz, or too short for the detector to find it): the mark is checked before returning, so unmarked audio never comes
-        back.  TypeError for a non-float, non-int16 dtype or non-bytes payload."""
+        nothing in 1-6 kHz, or too short for the detector to find it): the mark is checked
+        before returning, so unmarked audio never comes back.  TypeError for a non-float, non-int16 dtype or non-bytes payload."""
         code = self.code_bits(payload)
         rate = _samples.check_rate(sample_rate)
         x = _samples.as_float_channels(samples)
