@@ -15,7 +15,8 @@ amplitudes, at 25.5 dB SNR per channel (content with almost nothing in the band 
 rest of that budget as a keyed-pattern noise carrier that follows its loudness); the tile
 repeats over the whole clip and every channel is marked.  The detector reads the mid
 channel at 16 kHz, searches the tile lag in 16-sample steps (codec delay, trims), folds the
-tiles, correlates log-magnitudes, runs soft Viterbi and checks the CRC: false-positive bound 1.2e-7 per clip (``detect``).
+tiles, correlates log-magnitudes, runs soft Viterbi and checks the CRC: false-positive bound
+1.2e-7 per clip (``detect``).
 
 Clips must be at least ``MIN_DURATION_S`` (1 s) long to be marked; the robustness figures
 are for >= 2 s (a 1 s clip holds one tile: its mark survives MP3 128 kbps, AAC and resampling
