@@ -6,9 +6,11 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 
 import torch
 
+from genmedia.os_threads import thread_ids
 from services.config import DeploymentSettings
 
 logger = logging.getLogger("genmedia.runtime")
@@ -37,7 +39,7 @@ def schedule_threads(policy: str) -> int:
     if not hasattr(os, "sched_setscheduler"):
         return 0
     changed = 0
-    for tid in _threads():
+    for tid in thread_ids():
         try:
             if os.sched_getscheduler(tid) != target:
                 os.sched_setscheduler(tid, target, os.sched_param(0))
@@ -47,17 +49,10 @@ def schedule_threads(policy: str) -> int:
     return changed
 
 
-def _threads() -> list[int]:
-    try:
-        return [int(t) for t in os.listdir("/proc/self/task")]
-    except OSError:
-        return [threading.get_native_id()]
-
-
 def _keep_scheduling(policy: str) -> None:
-    stop = threading.Event()
     first = True
-    while not stop.wait(REAPPLY_S):
+    while True:
+        time.sleep(REAPPLY_S)
         changed = schedule_threads(policy)
         if changed and first:
             logger.info("cpu_scheduling %s applied to %d threads started after the replica", policy, changed)

@@ -15,7 +15,8 @@ something else. The report records which policy ran.
 from __future__ import annotations
 
 import os
-import threading
+
+from genmedia.os_threads import thread_ids
 
 POLICIES = ("normal", "fifo")
 FIFO_PRIORITY = 1
@@ -39,7 +40,7 @@ def apply(policy: str) -> int:
     else:
         flag, priority = os.SCHED_FIFO | getattr(os, "SCHED_RESET_ON_FORK", 0), FIFO_PRIORITY
     changed = 0
-    for tid in _threads():
+    for tid in thread_ids():
         try:
             os.sched_setscheduler(tid, flag, os.sched_param(priority))
             changed += 1
@@ -57,10 +58,3 @@ def current() -> str:
         return "normal"
     policy = os.sched_getscheduler(0) & ~getattr(os, "SCHED_RESET_ON_FORK", 0)
     return "fifo" if policy == getattr(os, "SCHED_FIFO", -1) else "normal"
-
-
-def _threads() -> list[int]:
-    try:
-        return [int(t) for t in os.listdir("/proc/self/task")]
-    except OSError:
-        return [threading.get_native_id()]
