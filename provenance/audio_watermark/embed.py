@@ -72,20 +72,25 @@ def aligned_soft_bits(x16: np.ndarray, layout: Layout, params: AudioWatermarkPar
     return frontend.soft_bits(folded, layout, 0)
 
 
-def bed_16k(x16: np.ndarray, layout: Layout, sign: np.ndarray, amp: np.ndarray,
+def loudness_envelope(x16: np.ndarray, params: AudioWatermarkParams) -> np.ndarray:
+    """(frames,) RMS magnitude of each STFT frame of ``x16`` over all bins, smoothed over 3 frames:
+    the level the carrier follows (0 in silence)."""
+    full = frontend.stft(x16, 0, params)
+    return np.sqrt(uniform_filter1d(np.mean(np.abs(full) ** 2, axis=1), 3, mode="nearest"))
+
+
+def bed_16k(env: np.ndarray, n_samples: int, layout: Layout, sign: np.ndarray, amp: np.ndarray,
             params: AudioWatermarkParams) -> np.ndarray:
     """A carrier for content with (almost) nothing in the band, unit power before scaling: noise in
     the band whose STFT magnitudes are env[j] * (1 + bed_depth * D[j, f]) with a fixed random phase,
-    env following the host's own frame loudness (0 in silence).  Zeros for a silent host."""
-    full = frontend.stft(x16, 0, params)
-    frames = full.shape[0]
+    ``env`` being the host's ``loudness_envelope``.  Zeros for a silent host."""
+    frames = env.shape[0]
     if frames == 0:
-        return np.zeros_like(x16)
-    env = np.sqrt(uniform_filter1d(np.mean(np.abs(full) ** 2, axis=1), 3, mode="nearest"))
+        return np.zeros(n_samples)
     d = pattern(frames, layout, sign, amp)
     mag = env[:, None] * np.clip(1.0 + params.bed_depth * d, 1.0 - MAX_CHANGE, 1.0 + MAX_CHANGE)
     phase = np.random.default_rng(0x6D61726B).uniform(0.0, 2.0 * np.pi, size=mag.shape)
-    bed = frontend.istft(mag * np.exp(1j * phase), x16.size, params, layout.bin_lo)
+    bed = frontend.istft(mag * np.exp(1j * phase), n_samples, params, layout.bin_lo)
     p = float(np.mean(bed ** 2))
     return bed / np.sqrt(p) if p > 0.0 else bed
 
@@ -122,17 +127,18 @@ def residual_16k(x16: np.ndarray, power: float, layout: Layout, code_bits: np.nd
 
     res = modulation(amp)
     reached = float(np.mean(res ** 2))
-    bed_power = 0.0
+    env = None  # the carrier's envelope, when it is needed
     if power > 0.0 and reached < target_power * 10.0 ** (-params.bed_shortfall_db / 10.0):
-        bed_power = target_power - reached
+        bed_scale = np.sqrt(target_power - reached)
+        env = loudness_envelope(x16, params)
+        res = res + bed_scale * bed_16k(env, x16.size, layout, sign, amp, params)
 
     def synthesise(amp: np.ndarray) -> np.ndarray:
         res = modulation(amp)
-        if bed_power > 0.0:
-            res = res + np.sqrt(bed_power) * bed_16k(x16, layout, sign, amp, params)
+        if env is not None:
+            res = res + bed_scale * bed_16k(env, x16.size, layout, sign, amp, params)
         return res
 
-    res = synthesise(amp)
     if params.informed and np.any(res):
         host = aligned_soft_bits(x16, layout, params)
         response = sign * (aligned_soft_bits(x16 + res, layout, params) - host)
