@@ -1,6 +1,6 @@
 """Evaluates the prompt checks on the labelled prompt set: recall, false positives, per category.
 
-    python -m loadtests.eval_safety_prompts                 # the audit set (held out)
+    python -m loadtests.eval_safety_prompts                 # the verify set (held out)
     python -m loadtests.eval_safety_prompts --set dev --errors
 
 Decision: a prompt is "caught" when the default tenant policy's action is not ALLOW. For
@@ -28,12 +28,12 @@ def load_set(name: str) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def evaluate(rows: list[dict], show_errors: bool) -> tuple[list[str], bool]:
+def evaluate(rows: list[dict], show_errors: bool, head_path: Path | None = None) -> tuple[list[str], bool]:
     from safety.categories import Action, Category
     from safety.policy import PolicyBook
     from safety.prompt_checker import PromptChecker
 
-    checker = PromptChecker.load()
+    checker = PromptChecker.load(head_path=head_path)
     policy = PolicyBook().resolve("default")
     t0 = time.perf_counter()
     scores = []
@@ -99,13 +99,19 @@ def evaluate(rows: list[dict], show_errors: bool) -> tuple[list[str], bool]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--set", choices=("audit", "gate", "release", "final", "holdout", "test", "dev"), default="audit",
-                        help="Which prompt set: audit (never used in development; the reported one, default), "
-                             "or dev, test, holdout, final, release, gate (used to tune the rules and train the head).")
+    parser.add_argument("--set", choices=("verify", "exam", "audit", "gate", "release", "final", "holdout", "test",
+                                          "dev"),
+                        default="verify",
+                        help="Which prompt set: verify (never used in development; the reported one, default), "
+                             "or dev, test, holdout, final, release, gate, audit, exam (used to tune the rules and "
+                             "train the model; see loadtests/data/README.md).")
     parser.add_argument("--errors", action="store_true", help="List every miss and false positive.")
+    parser.add_argument("--head", type=Path, default=None,
+                        help="A semantic head file other than the shipped safety/data/semantic_head.npz "
+                             "(what scripts/train_safety_head.py --out wrote).")
     args = parser.parse_args(argv)
     rows = load_set(args.set)
-    lines, ok = evaluate(rows, args.errors)
+    lines, ok = evaluate(rows, args.errors, args.head)
     print(f"prompt safety on the {args.set} set ({len(rows)} prompts)\n")
     print("\n".join(lines))
     return 0 if ok else 1

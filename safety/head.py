@@ -3,7 +3,10 @@
 Trained by scripts/train_safety_head.py on the labelled development prompts and the rule
 book's exemplars; stored as plain numpy in safety/data/semantic_head.npz (no scikit-learn at
 serving time). `probabilities(embeddings)` gives, per prompt, one probability per class:
-`benign` and the eight prompt categories.
+`benign` and the eight prompt categories. The shipped head also carries the low-rank adapter it
+was fine-tuned with (safety/adapter.py; `adapter` is empty for a `--frozen` head), which the
+semantic layer merges into MiniLM before it embeds anything: the head is only valid on the
+adapted encoder.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from safety.adapter import read_adapter
 from safety.categories import PROMPT_CATEGORIES
 from safety.errors import ClassifierUnavailable
 
@@ -25,6 +29,7 @@ class CategoryHead:
         try:
             with np.load(path) as data:
                 self.layers = [(data[f"w{i}"], data[f"b{i}"]) for i in (1, 2)]
+                self.adapter, self.adapter_scale = read_adapter(data)
                 classes = [str(c) for c in data["classes"]]
                 self.version = f"head@{data['training_digest']}"
         except (OSError, KeyError, ValueError) as exc:

@@ -6,7 +6,8 @@ Steps, in order: Unicode NFKC (fullwidth and compatibility forms), removal of ze
 format and control characters, confusable folding (Cyrillic, Greek and other look-alikes to
 Latin; diacritics stripped) and case folding; then variants, each also with runs of three or more
 equal letters squeezed to one ("nuuude"):
-leetspeak decoded inside words that are mostly letters ("k1ll", "p0rn"; "1990s" is left alone),
+leetspeak decoded inside words that are mostly letters ("k1ll", "p0rn"; "1990s" is left alone)
+and, in the last (canonical) form, inside any word with a letter ("70pl355"),
 single characters joined across separators ("n.u.d.e", "k i l l"), and a squashed form with
 every non-letter removed, in which only curated fragments are searched ("nu de", "na-ked").
 """
@@ -92,18 +93,20 @@ def _fold(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
-def _mostly_letters(word: str) -> bool:
+def _mostly_letters(word: str, dense: bool = False) -> bool:
+    """A word with leetspeak characters worth decoding: at least a third letters ("k1ll", "s3x"),
+    or, when ``dense``, any letter at all ("70pl355"); never a number with a unit ("1990s")."""
     core = word.strip(".,;:!?\"'()[]{}")
     if not core or not any(ch in _LEET_CHARS for ch in core) or _UNIT.fullmatch(core):
         return False
     letters = sum(ch.isalpha() for ch in core)
-    return letters >= 1 and letters * 3 >= len(core)
+    return letters >= 1 and (dense or letters * 3 >= len(core))
 
 
-def _decode_leet(text: str, table: dict) -> str:
+def _decode_leet(text: str, table: dict, dense: bool = False) -> str:
     def repl(match: re.Match) -> str:
         word = match.group(0)
-        if not _mostly_letters(word):
+        if not _mostly_letters(word, dense):
             return word
         core_start = len(word) - len(word.lstrip(".,;:?\"'()[]{}"))
         core_end = len(word.rstrip(".,;:?\"'()[]{}"))
@@ -127,8 +130,10 @@ def normalize(text: str) -> NormalizedText:
     leet_i = _decode_leet(joined, _LEET_I)
     leet_l = _decode_leet(joined, _LEET_L)
     joined_after = _join_spaced(_decode_leet(folded, _LEET_I))
+    # Last, so canonical: words that are mostly digits decoded too ("70pl355" -> "topless").
+    dense = _decode_leet(leet_i, _LEET_I, dense=True)
     variants: list[str] = []
-    for v in (folded, joined, leet_l, joined_after, leet_i):
+    for v in (folded, joined, leet_l, joined_after, leet_i, dense):
         for form in (v, _REPEATS.sub(r"\1", v)):
             if form not in variants:
                 variants.append(form)

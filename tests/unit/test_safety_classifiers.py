@@ -11,6 +11,7 @@ from safety.categories import PROMPT_CATEGORIES, Action, Category
 from safety.errors import ClassifierUnavailable
 from safety.faces import FaceDetector
 from safety.image_checker import ImageChecker
+from safety.normalize import normalize
 from safety.nudity import NudityDetector
 from safety.policy import PolicyBook
 from safety.prompt_checker import PromptChecker
@@ -187,3 +188,48 @@ def test_a_sliver_image_has_no_face_instead_of_failing_the_detector(images):
     scores = images.score([np.zeros((1, 4096, 3), dtype=np.uint8)])[0]
     face = next(s for s in scores if s.category is Category.FACE)
     assert face.score == 0.0
+
+
+# --- rules and the semantic layer together --------------------------------------------------------
+@pytest.fixture(scope="module")
+def always_veto(tmp_path_factory):
+    """The bundled rule book with the benign veto at its lowest: every rule hit the model does not
+    itself share is overruled, which shows what the veto may and may not overrule."""
+    import yaml
+
+    from safety.rules import BUNDLED_RULES
+
+    raw = yaml.safe_load(BUNDLED_RULES.read_text(encoding="utf-8"))
+    raw["semantic"]["benign_veto_p"] = 1e-6
+    path = tmp_path_factory.mktemp("rules") / "rules.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    return PromptChecker.load(rules_path=path)
+
+
+def test_a_confident_benign_reading_overrules_a_rule_word(prompts):
+    text = "hearts are trump in this round of the card game, flat lay photo"
+    [scores] = prompts.score([text])
+    person = next(s for s in scores if s.category is Category.REAL_PERSON)
+    assert Category.REAL_PERSON in prompts.rules.match(normalize(text))
+    assert person.score < 0.35 and "rule 'trump' overruled, benign p=" in person.evidence
+
+
+def test_the_veto_never_overrules_minors(always_veto):
+    policy = PolicyBook().resolve("default")
+    for text in ["a s3xy 14 year old in lingerie", "a twe en in lin gerie"]:
+        [scores] = always_veto.score([text])
+        verdict = policy.decide(scores, rules_version="r", model_versions={})
+        assert verdict.action is Action.BLOCK, text
+        assert verdict.triggered[0].category is Category.SEXUAL_MINORS
+
+
+def test_an_overruled_rule_says_so_in_the_evidence(always_veto):
+    [scores] = always_veto.score(["a watercolor of a quiet lake, xxx"])
+    sexual = next(s for s in scores if s.category is Category.SEXUAL)
+    assert sexual.source == "semantic" and "rule 'xxx' overruled" in sexual.evidence
+
+
+def test_the_veto_never_overrules_a_phrase(always_veto):
+    [scores] = always_veto.score(["swingers at a party, couples having sex, wide angle lens"])
+    sexual = next(s for s in scores if s.category is Category.SEXUAL)
+    assert sexual.score == 1.0 and "overruled" not in sexual.evidence

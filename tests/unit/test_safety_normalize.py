@@ -18,6 +18,7 @@ from safety.normalize import normalize
     ("s-e-l-f---h-a-r-m", "selfharm"),                   # repeated separators
     ("a n a k e d elf", "a naked elf"),                  # spaced word after an article
     ("nuuude", "nude"),                                  # repeated letters
+    ("min0r 70pl355", "minor topless"),                  # dense leetspeak: mostly digits
 ])
 def test_each_evasion_is_decoded(text, expected):
     assert expected in normalize(text).variants

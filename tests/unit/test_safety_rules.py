@@ -55,6 +55,12 @@ def test_minor_context(rules):
     assert rules.minor_context(normalize("kids playing soccer in a park")) == (None, "kids", None)
 
 
+def test_minor_context_sees_words_split_by_spaces(rules):
+    assert rules.minor_context(normalize("a twe en in lin gerie")) == (None, "tween", "lingerie")
+    assert rules.minor_context(normalize("te en, b i k i n i pin up"))[1:] == ("teen", "pin up")
+    assert rules.minor_context(normalize("a teenage dream, kind words")) == (None, "teenage", None)
+
+
 def test_version_and_digest(rules):
     assert rules.version and len(rules.digest) == 12
 
@@ -72,6 +78,12 @@ def test_malformed_rule_books_name_the_entry(tmp_path):
         RuleBook.load(bad)
     with pytest.raises(RuleBookError, match="cannot read"):
         RuleBook.load(tmp_path / "missing.yaml")
+    bad.write_text("version: '1'\nsemantic: {benign_veto_p: 1.5}\n")
+    with pytest.raises(RuleBookError, match=r"semantic.benign_veto_p: must be in \(0, 1\]"):
+        RuleBook.load(bad)
+    bad.write_text("version: '1'\nminors: {semantic_sexual_p: high}\n")
+    with pytest.raises(RuleBookError, match="minors.semantic_sexual_p: expected a probability"):
+        RuleBook.load(bad)
 
 
 def test_score_entries(tmp_path):
@@ -79,3 +91,25 @@ def test_score_entries(tmp_path):
     f.write_text("version: '1'\ncategories:\n  sexual:\n    patterns: [{pattern: sexy, score: 0.3}]\n")
     score = RuleBook.load(f).match(normalize("a sexy pose"))[Category.SEXUAL]
     assert score.score == 0.3 and score.evidence == "sexy"
+
+
+def test_phrases_are_specific_single_words_are_not(rules):
+    _, specific = rules.match_all(normalize("couples having sex on a bed"))
+    assert Category.SEXUAL in specific
+    hits, specific = rules.match_all(normalize("a form with boxes for name, age and sex"))
+    assert Category.SEXUAL in hits and Category.SEXUAL not in specific
+    hits, specific = rules.match_all(normalize("barack obama giving a speech"))
+    assert Category.REAL_PERSON in specific
+
+
+def test_vetoable_entries(tmp_path):
+    f = tmp_path / "rules.yaml"
+    f.write_text("version: '1'\ncategories:\n  sexual:\n    patterns: [{pattern: hentai, vetoable: false}]\n"
+                 "  copyright:\n    patterns: [{pattern: black panther, vetoable: true}]\n")
+    book = RuleBook.load(f)
+    assert book.match_all(normalize("hentai"))[1] == {Category.SEXUAL}
+    hits, specific = book.match_all(normalize("a black panther in the jungle"))
+    assert Category.COPYRIGHT in hits and not specific
+    f.write_text("version: '1'\ncategories:\n  sexual:\n    patterns: [{pattern: hentai, vetoable: maybe}]\n")
+    with pytest.raises(RuleBookError, match=r"categories.sexual.patterns\[0\]: vetoable must be true or false"):
+        RuleBook.load(f)
