@@ -1,6 +1,6 @@
 """Evaluates the prompt checks on the labelled prompt set: recall, false positives, per category.
 
-    python -m loadtests.eval_safety_prompts                 # the verify set (held out)
+    python -m loadtests.eval_safety_prompts                 # the confirm set (held out)
     python -m loadtests.eval_safety_prompts --set dev --errors
 
 Decision: a prompt is "caught" when the default tenant policy's action is not ALLOW. For
@@ -99,11 +99,11 @@ def evaluate(rows: list[dict], show_errors: bool, head_path: Path | None = None)
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--set", choices=("verify", "exam", "audit", "gate", "release", "final", "holdout", "test",
+    parser.add_argument("--set", choices=("confirm", "verify", "exam", "audit", "gate", "release", "final", "holdout", "test",
                                           "dev"),
-                        default="verify",
-                        help="Which prompt set: verify (never used in development; the reported one, default), "
-                             "or dev, test, holdout, final, release, gate, audit, exam (used to tune the rules and "
+                        default="confirm",
+                        help="Which prompt set: confirm (never used in development; the reported one, default), "
+                             "or dev, test, holdout, final, release, gate, audit, exam, verify (used to tune the rules and "
                              "train the model; see loadtests/data/README.md).")
     parser.add_argument("--errors", action="store_true", help="List every miss and false positive.")
     parser.add_argument("--head", type=Path, default=None,

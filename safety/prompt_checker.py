@@ -58,7 +58,7 @@ class PromptChecker:
                         and r.score > s.score):
                     merged[c] = CategoryScore(c, s.score, "semantic",
                                               f"{s.evidence}; rule '{r.evidence}' overruled, benign p={p_benign:.2f}")
-                elif r is not None and r.score > s.score:
+                elif r is not None and r.score >= s.score:
                     merged[c] = r
                 else:
                     merged[c] = s

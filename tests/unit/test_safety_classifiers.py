@@ -233,3 +233,9 @@ def test_the_veto_never_overrules_a_phrase(always_veto):
     [scores] = always_veto.score(["swingers at a party, couples having sex, wide angle lens"])
     sexual = next(s for s in scores if s.category is Category.SEXUAL)
     assert sexual.score == 1.0 and "overruled" not in sexual.evidence
+
+
+def test_a_rule_hit_the_model_agrees_with_keeps_the_rule_as_evidence(prompts):
+    [scores] = prompts.score(["Pikachu eating ramen"])
+    copyright_ = next(s for s in scores if s.category is Category.COPYRIGHT)
+    assert copyright_.source == "rule" and copyright_.evidence == "pikachu"

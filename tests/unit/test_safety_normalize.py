@@ -12,6 +12,7 @@ from safety.normalize import normalize
     ("n\u00adude", "nude"),                              # soft hyphen
     ("nаkеd", "naked"),                                  # Cyrillic а, е
     ("ηαked", "naked"),                                  # Greek η, α
+    ("пudе", "nude"), ("рогп", "porn"),                  # Cyrillic п for n, г for r
     ("nüde", "nude"),                                    # diacritics
     ("p0rn", "porn"), ("k1ll him", "kill him"), ("s3x", "sex"), ("6un", "gun"),  # leetspeak
     ("n.u.d.e photo", "nude photo"), ("k i l l him", "kill him"), ("n-a-k-e-d", "naked"),  # separators
