@@ -99,12 +99,11 @@ def evaluate(rows: list[dict], show_errors: bool, head_path: Path | None = None)
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--set", choices=("confirm", "verify", "exam", "audit", "gate", "release", "final", "holdout", "test",
-                                          "dev"),
-                        default="confirm",
-                        help="Which prompt set: confirm (never used in development; the reported one, default), "
-                             "or dev, test, holdout, final, release, gate, audit, exam, verify (used to tune the rules and "
-                             "train the model; see loadtests/data/README.md).")
+    sets = ("confirm", "verify", "exam", "audit", "gate", "release", "final", "holdout", "test", "dev")
+    parser.add_argument("--set", choices=sets, default="confirm",
+                        help="Which prompt set: confirm (never used in development; the reported one, "
+                             "default), or dev, test, holdout, final, release, gate, audit, exam, verify "
+                             "(used to tune the rules and train the model; see loadtests/data/README.md).")
     parser.add_argument("--errors", action="store_true", help="List every miss and false positive.")
     parser.add_argument("--head", type=Path, default=None,
                         help="A semantic head file other than the shipped safety/data/semantic_head.npz "

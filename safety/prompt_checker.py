@@ -7,9 +7,10 @@ A category's score is the higher of its rule score and its semantic score, excep
 of single words are overruled when the semantic layer is confident the prompt is benign
 (p(benign) at or above the rule book's `semantic.benign_veto_p`): rules match words, and many
 words have a harmless sense ("nude colour palette", "hearts are trump", "no gore"); the
-verdict's evidence names the overruled word. A phrase ("having sex") is never overruled. `sexual_minors` is never overruled: it scores 1.0 when a minor subject occurs
-with any sexual or suggestive term (or with a semantic probability of sexual content at or
-above the rule book's `minors.semantic_sexual_p`), or when a direct term occurs.
+verdict's evidence names the overruled word. A phrase ("having sex") is never overruled, nor is
+`sexual_minors`: it scores 1.0 when a minor subject occurs with any sexual or suggestive term
+(or with a semantic probability of sexual content at or above the rule book's
+`minors.semantic_sexual_p`), or when a direct term occurs.
 """
 
 from __future__ import annotations

@@ -11,14 +11,14 @@ the `confirm` set: that one is kept for the reported evaluation. Inputs are norm
 time (safety.normalize), and the classes are `benign` plus the eight prompt categories. The
 output is plain numpy (head weights, the adapter's low-rank factors, class names, a digest of the
 training data and recipe), so serving needs neither scikit-learn nor a training loop. Training is
-seeded and single-process; reruns on the same machine give the same file, other CPUs may
-differ in the last bits.
+seeded (--seed); whether a rerun reproduces the file bit for bit has not been checked.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import sys
 from pathlib import Path
 
@@ -75,16 +75,15 @@ def main() -> int:
 
         from scripts.finetune_safety_encoder import finetune
 
-        torch.set_num_threads(max(1, len(__import__("os").sched_getaffinity(0))))
+        torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
         layers, adapter, scale = finetune(model, texts, labels, n_classes=len(CLASSES), hidden=args.hidden,
                                           rank=args.rank, epochs=args.epochs, seed=args.seed,
                                           label_smoothing=args.label_smoothing)
         (w1, b1), (w2, b2) = layers
         extra = {f"lora/{path}/{k}": v for path, (a, b) in adapter.items() for k, v in (("a", a), ("b", b))}
         extra["lora_scale"] = np.array(scale, dtype=np.float32)
-        digest = hashlib.sha256(f"{digest} finetune rank={args.rank} epochs={args.epochs} seed={args.seed} "
-                                f"smoothing={args.label_smoothing}"
-                                .encode()).hexdigest()[:12]
+        recipe = f"finetune rank={args.rank} epochs={args.epochs} seed={args.seed} smoothing={args.label_smoothing}"
+        digest = hashlib.sha256(f"{digest} {recipe}".encode()).hexdigest()[:12]
     else:
         from sklearn.model_selection import StratifiedKFold
         from sklearn.neural_network import MLPClassifier

@@ -46,7 +46,8 @@ def test_merge_adds_the_low_rank_update(encoder):
 ])
 def test_an_adapter_for_another_encoder_is_refused(encoder, path, a_shape, b_shape, match):
     with pytest.raises(ValueError, match=match):
-        merge_adapter(encoder()[0].auto_model, {path: (np.zeros(a_shape, np.float32), np.zeros(b_shape, np.float32))}, 1.0)
+        adapter = {path: (np.zeros(a_shape, np.float32), np.zeros(b_shape, np.float32))}
+        merge_adapter(encoder()[0].auto_model, adapter, 1.0)
 
 
 def test_a_head_with_a_mismatched_adapter_fails_closed(tmp_path):
