@@ -1,7 +1,9 @@
 """Safety classification: prompt and image checks, per-tenant policies and verdicts (no Ray).
 
-    checker = PromptChecker(RuleBook.load())              # rules + MiniLM semantic layer
-    verdict = policy.decide(checker.scores("a photo of ..."))
+    checker = PromptChecker.load()                        # rules + fine-tuned MiniLM semantic layer
+    [scores] = checker.score(["a photo of ..."])
+    verdict = PolicyBook().resolve("default").decide(scores, rules_version=checker.rules.version,
+                                                     model_versions=checker.model_versions)
 
 The services wrap these in the `Safety` deployment (services/safety.py); other code may import
 them directly, e.g. to classify a file in a notebook.

@@ -23,6 +23,9 @@ from safety.rules import RuleBook
 from safety.semantic import SemanticClassifier
 from safety.verdict import CategoryScore
 
+# Columns of the semantic layer's probabilities (benign first) that add up to "sexual content".
+_SEXUAL_COLUMNS = [1 + PROMPT_CATEGORIES.index(c) for c in (Category.SEXUAL, Category.SEXUAL_MINORS)]
+
 
 class PromptChecker:
     def __init__(self, rules: RuleBook, semantic: SemanticClassifier):
@@ -63,8 +66,7 @@ class PromptChecker:
                     merged[c] = r
                 else:
                     merged[c] = s
-            p_sexual = float(row[1 + PROMPT_CATEGORIES.index(Category.SEXUAL)]
-                             + row[1 + PROMPT_CATEGORIES.index(Category.SEXUAL_MINORS)])
+            p_sexual = float(row[_SEXUAL_COLUMNS].sum())
             merged[Category.SEXUAL_MINORS] = self._minors(text, rule.get(Category.SEXUAL), p_sexual,
                                                           merged[Category.SEXUAL_MINORS])
             results.append([merged[c] for c in PROMPT_CATEGORIES])

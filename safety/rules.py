@@ -105,35 +105,38 @@ def _top_level_alternatives(pattern: str) -> list[str]:
     return parts
 
 
-def _fragments(raw: dict, where: str, keys: tuple[str, ...] = ("patterns", "direct")) -> tuple[str, ...]:
+def _literal_words(entries, min_letters: int, plural: bool = False) -> list[str]:
+    """The literal alternatives of ``min_letters``+ letters among full-score pattern entries, spaces
+    removed ("elon musk" -> "elonmusk"); with ``plural``, also "tweens?" -> "tween"."""
+    words = []
+    for entry in entries or ():
+        if isinstance(entry, dict) and float(entry.get("score", 1.0)) < 1.0:
+            continue
+        text = entry["pattern"] if isinstance(entry, dict) else entry
+        for alt in _top_level_alternatives(text):
+            if plural and alt.endswith("s?"):
+                alt = alt[:-2]
+            if _LITERAL.fullmatch(alt) and len(alt.replace(" ", "")) >= min_letters:
+                words.append(alt.replace(" ", ""))
+    return words
+
+
+def _fragments(raw: dict, where: str) -> tuple[str, ...]:
     """The listed fragments, plus every literal alternative of 5+ letters among the patterns
     ("elon musk" -> "elonmusk"), so names spelled with inserted spaces or separators still hit."""
     frags = list(raw.get("fragments") or ())
     for f in frags:
         if not isinstance(f, str) or not f.isalpha() or not f.islower():
             raise RuleBookError(f"{where}.fragments: {f!r} must be lowercase letters only")
-    for key in keys:
-        for entry in raw.get(key) or ():
-            if isinstance(entry, dict) and float(entry.get("score", 1.0)) < 1.0:
-                continue
-            text = entry["pattern"] if isinstance(entry, dict) else entry
-            for alt in _top_level_alternatives(text):
-                if _LITERAL.fullmatch(alt) and len(alt.replace(" ", "")) >= 5:
-                    frags.append(alt.replace(" ", ""))
+    for key in ("patterns", "direct"):
+        frags += _literal_words(raw.get(key), 5)
     return tuple(dict.fromkeys(frags))
 
 
 def _derived(raw: dict, key: str) -> tuple[str, ...]:
     """The literal words of 4+ letters among ``raw[key]``'s alternatives ("tweens?" -> "tween"), as
     fragments: a minor subject or a suggestive term decides nothing alone, so short ones are safe."""
-    frags = []
-    for entry in raw.get(key) or ():
-        text = entry["pattern"] if isinstance(entry, dict) else entry
-        for alt in _top_level_alternatives(text):
-            alt = alt[:-2] if alt.endswith("s?") else alt
-            if _LITERAL.fullmatch(alt) and len(alt.replace(" ", "")) >= 4:
-                frags.append(alt.replace(" ", ""))
-    return tuple(dict.fromkeys(frags))
+    return tuple(dict.fromkeys(_literal_words(raw.get(key), 4, plural=True)))
 
 
 def fragment_hit(text: str, fragments: tuple[str, ...]) -> str | None:

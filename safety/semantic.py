@@ -86,7 +86,3 @@ class SemanticClassifier:
             score = min(max(0.5 + (p - self.block_p) * self.slope, 0.0), 1.0)
             item[c] = CategoryScore(c, score, "semantic", f"p={p:.2f}")
         return item
-
-    def scores(self, texts: list[str]) -> list[dict[Category, CategoryScore]]:
-        """Per text, a score for every prompt category."""
-        return [self.scores_for(row) for row in self.probabilities(texts)]

@@ -17,14 +17,14 @@ import numpy as np
 
 
 def finetune(model, texts: list[str], labels: np.ndarray, *, n_classes: int, hidden: int = 512, rank: int = 8,
-             alpha: float = 16.0, epochs: int = 4, batch_size: int = 32, lr: float = 5e-4, head_lr: float = 1e-3,
-             label_smoothing: float = 0.05, seed: int = 0, log=print):
+             alpha: float = 16.0, epochs: int = 5, batch_size: int = 32, lr: float = 5e-4, head_lr: float = 1e-3,
+             label_smoothing: float = 0.0, seed: int = 0, log=print):
     """model: a SentenceTransformer (modified in place: its encoder ends up with the adapter merged)."""
     import torch
     import torch.nn.functional as F
     from torch import nn
 
-    from safety.adapter import target_modules
+    from safety.adapter import merge_adapter, target_modules
 
     torch.manual_seed(seed)
     random.seed(seed)
@@ -65,7 +65,6 @@ def finetune(model, texts: list[str], labels: np.ndarray, *, n_classes: int, hid
         optim, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / max(1, steps - warmup))))
     y_all = torch.as_tensor(labels, dtype=torch.long)
     order = list(range(len(texts)))
-    step = 0
     for epoch in range(epochs):
         random.shuffle(order)
         t0, total, correct = time.perf_counter(), 0.0, 0
@@ -83,7 +82,6 @@ def finetune(model, texts: list[str], labels: np.ndarray, *, n_classes: int, hid
             loss.backward()
             optim.step()
             sched.step()
-            step += 1
             total += float(loss.detach()) * len(idx)
             correct += int((logits.argmax(1) == y).sum())
         log(f"epoch {epoch + 1}/{epochs}: loss {total / len(texts):.4f}, train accuracy {correct / len(texts):.3f}, "
@@ -91,12 +89,11 @@ def finetune(model, texts: list[str], labels: np.ndarray, *, n_classes: int, hid
 
     bert.eval()
     adapter = {}
-    with torch.no_grad():
-        for path, m in wrapped.items():
-            adapter[path] = (m.a.detach().numpy().astype(np.float32), m.b.detach().numpy().astype(np.float32))
-            m.base.weight.add_(m.b @ m.a, alpha=m.scale)  # merge, then put the plain Linear back
-            parent_path, _, name = path.rpartition(".")
-            setattr(bert.get_submodule(parent_path), name, m.base)
+    for path, m in wrapped.items():  # put the plain Linears back, then merge as serving does
+        adapter[path] = (m.a.detach().numpy().astype(np.float32), m.b.detach().numpy().astype(np.float32))
+        parent_path, _, name = path.rpartition(".")
+        setattr(bert.get_submodule(parent_path), name, m.base)
+    merge_adapter(bert, adapter, alpha / rank)
     l1, l2 = head[0], head[2]
     layers = [(l1.weight.detach().numpy().T.copy(), l1.bias.detach().numpy().copy()),
               (l2.weight.detach().numpy().T.copy(), l2.bias.detach().numpy().copy())]

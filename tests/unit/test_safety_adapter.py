@@ -45,8 +45,8 @@ def test_merge_adds_the_low_rank_update(encoder):
     ("encoder.layer.0.intermediate.dense", (4, 384), (384, 4), "shapes"),
 ])
 def test_an_adapter_for_another_encoder_is_refused(encoder, path, a_shape, b_shape, match):
+    adapter = {path: (np.zeros(a_shape, np.float32), np.zeros(b_shape, np.float32))}
     with pytest.raises(ValueError, match=match):
-        adapter = {path: (np.zeros(a_shape, np.float32), np.zeros(b_shape, np.float32))}
         merge_adapter(encoder()[0].auto_model, adapter, 1.0)
 
 

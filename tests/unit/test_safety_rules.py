@@ -65,25 +65,23 @@ def test_version_and_digest(rules):
     assert rules.version and len(rules.digest) == 12
 
 
-def test_malformed_rule_books_name_the_entry(tmp_path):
+@pytest.mark.parametrize("text, match", [
+    ("version: '1'\ncategories:\n  sexual:\n    patterns: ['(unclosed']\n", r"categories.sexual.patterns\[0\]"),
+    ("version: '1'\ncategories:\n  nonsense: {}\n", "unknown"),
+    ("categories: {}\n", "version"),
+    ("version: '1'\nsemantic: {benign_veto_p: 1.5}\n", r"semantic.benign_veto_p: must be in \(0, 1\]"),
+    ("version: '1'\nminors: {semantic_sexual_p: high}\n", "minors.semantic_sexual_p: expected a probability"),
+])
+def test_malformed_rule_books_name_the_entry(tmp_path, text, match):
     bad = tmp_path / "rules.yaml"
-    bad.write_text("version: '1'\ncategories:\n  sexual:\n    patterns: ['(unclosed']\n")
-    with pytest.raises(RuleBookError, match=r"categories.sexual.patterns\[0\]"):
+    bad.write_text(text)
+    with pytest.raises(RuleBookError, match=match):
         RuleBook.load(bad)
-    bad.write_text("version: '1'\ncategories:\n  nonsense: {}\n")
-    with pytest.raises(RuleBookError, match="unknown"):
-        RuleBook.load(bad)
-    bad.write_text("categories: {}\n")
-    with pytest.raises(RuleBookError, match="version"):
-        RuleBook.load(bad)
+
+
+def test_a_missing_rule_book_is_an_error(tmp_path):
     with pytest.raises(RuleBookError, match="cannot read"):
         RuleBook.load(tmp_path / "missing.yaml")
-    bad.write_text("version: '1'\nsemantic: {benign_veto_p: 1.5}\n")
-    with pytest.raises(RuleBookError, match=r"semantic.benign_veto_p: must be in \(0, 1\]"):
-        RuleBook.load(bad)
-    bad.write_text("version: '1'\nminors: {semantic_sexual_p: high}\n")
-    with pytest.raises(RuleBookError, match="minors.semantic_sexual_p: expected a probability"):
-        RuleBook.load(bad)
 
 
 def test_score_entries(tmp_path):
